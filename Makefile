@@ -1,0 +1,33 @@
+# Quickstart: `make demo` trains the example system, `make test` runs every check.
+# Both create .venv on first use (Python 3.10+, found as $(PYTHON)).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The CPU build of PyTorch this project is developed against; the package accepts torch>=2.2.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e ".[examples,test]" "$(TORCH_PIN)"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	cd examples/digits && ../../$(BIN)/python -m src.main
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) examples/digits/runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""``Provider``: the dependency overrides one or more containers share."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+__all__ = ["Overrides", "Provider"]
+
+Override = Callable[..., Any]
+
+
+class _Watcher(Protocol):
+    def invalidate(self) -> None: ...
+
+
+class Overrides(dict[Override, Override]):
+    """A dict (original dependency -> replacement) that tells its watchers when it changes.
+
+    Injected functions compile their resolution code against the overrides in force; any
+    change here marks them stale, so the next call recompiles. Nothing is checked per call.
+    """
+
+    __slots__ = ("__weakref__", "_watchers")
+
+    def __init__(self, initial: Mapping[Override, Override] | None = None) -> None:
+        super().__init__(initial or {})
+        self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def watch(self, watcher: _Watcher) -> None:
+        """Call ``watcher.invalidate()`` whenever the overrides change."""
+        self._watchers.add(watcher)
+
+    def _changed(self) -> None:
+        for watcher in list(self._watchers):
+            watcher.invalidate()
+
+    def __setitem__(self, key: Override, value: Override) -> None:
+        if not callable(value):
+            raise TypeError(
+                f"override for {getattr(key, '__qualname__', key)!r} must be callable, "
+                f"got {value!r}"
+            )
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: Override) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def __ior__(self, other: Any) -> Overrides:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: Override, default: Override | None = None) -> Override:
+        if key not in self:
+            if default is None:
+                raise TypeError("setdefault on dependency overrides needs a replacement")
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: Override, *default: Any) -> Any:
+        value = super().pop(key, *default)
+        self._changed()
+        return value
+
+    def popitem(self) -> tuple[Override, Override]:
+        item = super().popitem()
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def replace(
+        self, items: Iterable[tuple[Override, Override]] | Mapping[Override, Override]
+    ) -> None:
+        """Replace every override at once (used when a new dict is assigned)."""
+        pairs = dict(items)
+        for value in pairs.values():
+            if not callable(value):
+                raise TypeError(f"override must be callable, got {value!r}")
+        super().clear()
+        super().update(pairs)
+        self._changed()
+
+
+class Provider:
+    """Holds ``dependency_overrides`` for the containers (and ``inject`` calls) that share it.
+
+    Example:
+        >>> provider = Provider()
+        >>> def device() -> str:
+        ...     raise NotImplementedError
+        >>> provider.override(device, lambda: "cpu")
+        >>> provider.dependency_overrides[device]()
+        'cpu'
+    """
+
+    def __init__(self) -> None:
+        self._overrides = Overrides()
+
+    @property
+    def dependency_overrides(self) -> Overrides:
+        """Original dependency -> replacement; changes take effect on the next call."""
+        return self._overrides
+
+    @dependency_overrides.setter
+    def dependency_overrides(self, value: Mapping[Override, Override]) -> None:
+        self._overrides.replace(value)
+
+    def override(self, dependency: Override, implementation: Override) -> None:
+        """Use ``implementation`` wherever ``dependency`` is asked for."""
+        self._overrides[dependency] = implementation
+
+    def __repr__(self) -> str:
+        names = [getattr(key, "__qualname__", repr(key)) for key in self._overrides]
+        return f"Provider(overrides={names})"

@@ -1,0 +1,105 @@
+"""``Aggregate``: a model, its loss and its optimizer, treated as one unit."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from torch import nn
+
+from torchsystem.domain.events import Events
+
+__all__ = ["Aggregate", "Phase"]
+
+Phase = Literal["train", "evaluation"]
+
+_TRAIN = frozenset({"train", "training"})
+_EVALUATION = frozenset({"evaluation", "eval", "validation", "test", "inference"})
+
+
+class Aggregate(nn.Module):
+    """An ``nn.Module`` that is the root of a training aggregate.
+
+    Subclasses provide ``id`` (a property, a class attribute, or ``self.id = ...``).
+    ``phase`` reads ``'train'`` or ``'evaluation'``; setting it switches every submodule
+    to train or eval mode and calls ``onphase()``. Setting ``epoch`` once it has a value
+    calls ``onepoch()``. ``events`` holds the aggregate's domain events.
+
+    Example:
+        >>> import torch
+        >>> class Classifier(Aggregate):
+        ...     def __init__(self) -> None:
+        ...         super().__init__()
+        ...         self.epoch = 0
+        ...         self.nn = torch.nn.Linear(4, 2)
+        ...     @property
+        ...     def id(self) -> str:
+        ...         return "linear"
+        ...     def onepoch(self) -> None:
+        ...         self.events.commit()
+        >>> classifier = Classifier()
+        >>> classifier.phase = "evaluation"
+        >>> classifier.nn.training, classifier.phase
+        (False, 'evaluation')
+    """
+
+    events: Events
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events = Events()
+
+    @property
+    def id(self) -> Any:
+        """The identity of the aggregate root; subclasses must provide it."""
+        try:
+            return self.__dict__["_aggregate_id"]
+        except KeyError:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no id: define `id` in the subclass (for example "
+                "`@property def id(self): return gethash(self.nn)`) or assign `self.id = ...`"
+            ) from None
+
+    @id.setter
+    def id(self, value: Any) -> None:
+        self.__dict__["_aggregate_id"] = value
+
+    @property
+    def phase(self) -> Phase:
+        """``'train'`` when in training mode, ``'evaluation'`` otherwise."""
+        return "train" if self.training else "evaluation"
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        if value in _TRAIN:
+            self.train()
+        elif value in _EVALUATION:
+            self.eval()
+        else:
+            accepted = ", ".join(sorted(_TRAIN | _EVALUATION))
+            raise ValueError(f"unknown phase {value!r}; use one of: {accepted}")
+        self.onphase()
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch; assigning it after the first time calls ``onepoch()``."""
+        try:
+            value: int = self.__dict__["_aggregate_epoch"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__}.epoch has not been set; assign it first "
+                "(for example `self.epoch = 0` in __init__)"
+            ) from None
+        return value
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        first = "_aggregate_epoch" not in self.__dict__
+        self.__dict__["_aggregate_epoch"] = value
+        if not first:
+            self.onepoch()
+
+    def onphase(self) -> None:
+        """Called after ``phase`` is set. Override to react."""
+
+    def onepoch(self) -> None:
+        """Called after ``epoch`` is set (except the first time). Override to react."""

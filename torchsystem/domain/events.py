@@ -1,0 +1,239 @@
+"""Domain events: ``Event`` and the ``Events`` queue every aggregate carries."""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn, Union
+
+__all__ = ["Event", "Events", "Handlers"]
+
+Handler = Callable[..., Any]
+HandlerSpec = Union[Handler, Sequence[Handler]]  # noqa: UP007 - a runtime alias on 3.10
+Deliver = Callable[[Any], Any]
+
+
+class Event:
+    """Optional base class for domain events (something that happened, past tense).
+
+    Example:
+        >>> class Evaluated(Event):
+        ...     def __init__(self, accuracy: float) -> None:
+        ...         self.accuracy = accuracy
+    """
+
+
+def _takes_event(handler: Handler) -> bool:
+    """Whether ``handler`` is called with the event (one parameter) or without (none).
+
+    Raises:
+        TypeError: the handler needs more than one argument.
+    """
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return True  # builtins without a signature: pass the event
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    required = [p for p in parameters if p.default is p.empty and p.kind not in variadic]
+    if len(required) > 1 or any(p.kind is p.KEYWORD_ONLY for p in required):
+        names = ", ".join(p.name for p in required)
+        raise TypeError(
+            f"event handler {getattr(handler, '__qualname__', handler)!r} requires ({names}); "
+            "a handler takes the event as its only parameter, or no parameters at all"
+        )
+    return bool(positional) or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def _validate(key: Any, value: Any) -> None:
+    if not isinstance(key, type):
+        raise TypeError(f"event handlers are keyed by class, got {key!r}")
+    handlers = value if isinstance(value, (list, tuple)) else [value]
+    for handler in handlers:
+        if not callable(handler):
+            raise TypeError(f"handler for {key.__qualname__} is not callable: {handler!r}")
+        _takes_event(handler)
+
+
+class Handlers(dict[type, HandlerSpec]):
+    """``type -> handler or list of handlers``; each handler is checked when set."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Events, initial: Mapping[type, HandlerSpec] | None = None) -> None:
+        super().__init__()
+        self._events = events
+        for key, value in (initial or {}).items():
+            self[key] = value
+
+    def __setitem__(self, key: type, value: HandlerSpec) -> None:
+        _validate(key, value)
+        super().__setitem__(key, value)
+        self._events._forget_routes()
+
+    def __delitem__(self, key: type) -> None:
+        super().__delitem__(key)
+        self._events._forget_routes()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> Handlers:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def setdefault(self, key: type, default: HandlerSpec | None = None) -> HandlerSpec:
+        if key not in self:
+            self[key] = [] if default is None else default
+        return self[key]
+
+    def pop(self, key: type, *default: Any) -> Any:
+        value = super().pop(key, *default)
+        self._events._forget_routes()
+        return value
+
+    def popitem(self) -> tuple[type, HandlerSpec]:
+        item = super().popitem()
+        self._events._forget_routes()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._events._forget_routes()
+
+
+def _raise(event: Any) -> NoReturn:
+    raise event
+
+
+def _ignore(event: Any) -> None:
+    return None
+
+
+class Events:
+    """A FIFO queue of domain events and the handlers that receive them on ``commit``.
+
+    ``enqueue`` accepts an event (class or instance) or an exception (class or instance).
+    ``commit`` delivers every queued item in order to the handlers of the most specific
+    class along its MRO, as ``except`` and ``functools.singledispatch`` match; a handler
+    with no parameters is called without the event. An exception with no handler is
+    raised at its turn; whatever was queued after it stays queued. Falsy events are
+    delivered like any other.
+
+    Example:
+        >>> events = Events()
+        >>> events.handlers[KeyError] = lambda: print("KeyError handled")
+        >>> events.enqueue(KeyError)
+        >>> events.enqueue(StopIteration)
+        >>> try:
+        ...     events.commit()
+        ... except StopIteration:
+        ...     print("stop")
+        KeyError handled
+        stop
+    """
+
+    def __init__(self, handlers: Mapping[type, HandlerSpec] | None = None) -> None:
+        self._queue: deque[Any] = deque()
+        self._routes: dict[type, Deliver] = {}
+        self._class_routes: dict[type, Deliver] = {}
+        self._arity: dict[Any, bool] = {}
+        self._handlers = Handlers(self, handlers)
+        # enqueue is the queue's own append: no Python frame per event.
+        self.enqueue = self._queue.append  # type: ignore[method-assign,assignment]
+
+    @property
+    def queue(self) -> deque[Any]:
+        """The queued events and exceptions, oldest first."""
+        return self._queue
+
+    @queue.setter
+    def queue(self, value: Iterable[Any]) -> None:
+        self._queue = value if isinstance(value, deque) else deque(value)
+        self.enqueue = self._queue.append  # type: ignore[method-assign,assignment]
+
+    @property
+    def handlers(self) -> Handlers:
+        """Event class -> handler or list of handlers."""
+        return self._handlers
+
+    @handlers.setter
+    def handlers(self, value: Mapping[type, HandlerSpec]) -> None:
+        self._handlers = Handlers(self, value)
+        self._forget_routes()
+
+    def enqueue(self, event: Any) -> None:
+        """Queue an event or exception (class or instance) for the next ``commit``."""
+        self.queue.append(event)
+
+    def dequeue(self) -> Any | None:
+        """Remove and return the oldest queued item, or ``None`` when the queue is empty."""
+        return self._queue.popleft() if self._queue else None
+
+    def handle(self, event: Any) -> None:
+        """Deliver one event now, without queueing it."""
+        self._deliver(event)
+
+    def commit(self) -> None:
+        """Deliver every queued item, in order, including items queued meanwhile."""
+        queue, routes = self._queue, self._routes
+        while queue:
+            event = queue.popleft()
+            try:
+                deliver = routes[type(event)]
+            except KeyError:
+                deliver = self._route(type(event))
+            deliver(event)
+
+    def _deliver(self, event: Any) -> None:
+        try:
+            deliver = self._routes[type(event)]
+        except KeyError:
+            deliver = self._route(type(event))
+        deliver(event)
+
+    def _forget_routes(self) -> None:
+        self._routes.clear()
+        self._class_routes.clear()
+
+    def _route(self, cls: type) -> Deliver:
+        deliver = self._deliver_class if issubclass(cls, type) else self._lookup(cls)
+        self._routes[cls] = deliver
+        return deliver
+
+    def _deliver_class(self, event: type) -> None:
+        try:
+            deliver = self._class_routes[event]
+        except KeyError:
+            deliver = self._class_routes[event] = self._lookup(event)
+        deliver(event)
+
+    def _lookup(self, cls: type) -> Deliver:
+        for klass in cls.__mro__:
+            if klass in self._handlers:
+                return self._deliverer(self._handlers[klass])
+        return _raise if issubclass(cls, BaseException) else _ignore
+
+    def _deliverer(self, value: HandlerSpec) -> Deliver:
+        if isinstance(value, (list, tuple)):
+            return lambda event: self._deliver_all(value, event)
+        handler: Handler = value  # type: ignore[assignment]
+        if _takes_event(handler):
+            return handler
+        return lambda event: handler()
+
+    def _deliver_all(self, handlers: Iterable[Handler], event: Any) -> None:
+        arity = self._arity
+        for handler in handlers:
+            try:
+                takes = arity[handler]
+            except KeyError:
+                takes = arity[handler] = _takes_event(handler)
+            except TypeError:  # unhashable callable: inspect it each time
+                takes = _takes_event(handler)
+            handler(event) if takes else handler()
+
+    def __repr__(self) -> str:
+        return f"Events(queued={len(self._queue)}, handlers={len(self._handlers)})"
