@@ -29,5 +29,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# Timings against the peers; exits non-zero when a target of the README is missed.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]" "$(TORCH_PIN)"
+	$(BIN)/python benchmarks/di_messaging.py
+
 clean:
 	rm -rf $(VENV) examples/digits/runs .pytest_cache .mypy_cache .ruff_cache

@@ -64,9 +64,15 @@ class _Writer:
         done.add(node.index)
         return var
 
-    def compute(self, node: Node, depth: int, done: set[int]) -> None:
-        args = ", ".join(_argument(p, self.value(child, depth, done)) for p, child in node.args)
-        call, var, gen = f"__c{node.index}", f"__v{node.index}", f"__g{node.index}"
+    def compute(self, node: Node, depth: int, done: set[int], target: str = "") -> None:
+        """Emit the call of ``node`` into ``target`` (default: its own local)."""
+        values = [self.value(child, depth, done) for _, child in node.args]
+        args = ", ".join(
+            value if index < node.positional else f"{parameter.name}={value}"
+            for index, ((parameter, _), value) in enumerate(zip(node.args, values))
+        )
+        call, gen = f"__c{node.index}", f"__g{node.index}"
+        var = target or f"__v{node.index}"
         self.names[call] = node.call
         aw = "await " if node.kind in ("async",) else ""
         if node.kind in ("sync", "async"):
@@ -82,10 +88,6 @@ class _Writer:
         self.emit(depth, f"except {stop}:")
         self.emit(depth + 1, f"__noyield({gen})")
         self.emit(depth, f"__stack.append({gen})")
-
-
-def _argument(parameter: inspect.Parameter, value: str) -> str:
-    return value if parameter.kind is _P.POSITIONAL_ONLY else f"{parameter.name}={value}"
 
 
 def _reach(node: Node) -> set[int]:
@@ -187,8 +189,10 @@ class _Body:
                 continue
             name = param.parameter.name
             w.emit(depth + 1, f"if {name} is __M:")
-            var = w.value(param.node, depth + 2, set())
-            w.emit(depth + 2, f"{name} = {var}")
+            if param.node.index in w.shared:
+                w.emit(depth + 2, f"{name} = {w.value(param.node, depth + 2, set())}")
+            else:
+                w.compute(param.node, depth + 2, set(), target=name)
         w.emit(depth, "except NotImplementedError as __e:")
         w.emit(depth + 1, "__missing(__e)")
 

@@ -14,6 +14,7 @@ from torchsystem._inspect import CallKind, call_kind, qualified_name, signature,
 __all__ = ["Node", "Param", "Plan", "build_plan", "dependency_params"]
 
 _EMPTY = inspect.Parameter.empty
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
@@ -27,6 +28,7 @@ class Node:
     kind: CallKind
     args: list[tuple[inspect.Parameter, Node]] = field(default_factory=list)
     cached: bool = True
+    positional: int = 0  # how many leading ``args`` can be passed by position
 
 
 @dataclass(eq=False)
@@ -99,17 +101,21 @@ class _Builder:
             cycle = " -> ".join(qualified_name(c) for c in [*self.path, call])
             raise TypeError(f"dependency cycle in {self.owner}: {cycle}")
         self.path.append(call)
-        args = [(p, self.node(m)) for p, m in self._params_of(call)]
+        markers = dependency_params(call)
+        args = [(p, self.node(m)) for p, m in self._resolvable(call, markers)]
         self.path.pop()
         node = Node(len(self.nodes), call, original, call_kind(call), args, marker.use_cache)
+        node.positional = _leading_positional(markers)
         self.nodes.append(node)
         if marker.use_cache:
             self.cache[call] = node
         return node
 
-    def _params_of(self, call: Callable[..., Any]) -> list[tuple[inspect.Parameter, Depends]]:
+    def _resolvable(
+        self, call: Callable[..., Any], markers: list[tuple[inspect.Parameter, Depends | None]]
+    ) -> list[tuple[inspect.Parameter, Depends]]:
         resolved = []
-        for parameter, marker in dependency_params(call):
+        for parameter, marker in markers:
             if marker is not None:
                 resolved.append((parameter, marker))
             elif parameter.default is _EMPTY and parameter.kind not in _VARIADIC:
@@ -119,6 +125,15 @@ class _Builder:
                     "declare it with Depends(...)"
                 )
         return resolved
+
+
+def _leading_positional(markers: list[tuple[inspect.Parameter, Depends | None]]) -> int:
+    count = 0
+    for parameter, marker in markers:
+        if marker is None or parameter.kind not in _POSITIONAL:
+            break
+        count += 1
+    return count
 
 
 def build_plan(
