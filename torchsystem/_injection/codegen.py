@@ -69,7 +69,7 @@ class _Writer:
         values = [self.value(child, depth, done) for _, child in node.args]
         args = ", ".join(
             value if index < node.positional else f"{parameter.name}={value}"
-            for index, ((parameter, _), value) in enumerate(zip(node.args, values))
+            for index, ((parameter, _), value) in enumerate(zip(node.args, values, strict=True))
         )
         call, gen = f"__c{node.index}", f"__g{node.index}"
         var = target or f"__v{node.index}"

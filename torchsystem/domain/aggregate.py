@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from torch import nn
 
@@ -14,6 +14,20 @@ Phase = Literal["train", "evaluation"]
 
 _TRAIN = frozenset({"train", "training"})
 _EVALUATION = frozenset({"evaluation", "eval", "validation", "test", "inference"})
+
+
+def _get_id(self: Aggregate) -> Any:
+    try:
+        return self.__dict__["_aggregate_id"]
+    except KeyError:
+        raise NotImplementedError(
+            f"{type(self).__name__} has no id: define `id` in the subclass (for example "
+            "`@property def id(self): return gethash(self.nn)`) or assign `self.id = ...`"
+        ) from None
+
+
+def _set_id(self: Aggregate, value: Any) -> None:
+    self.__dict__["_aggregate_id"] = value
 
 
 class Aggregate(nn.Module):
@@ -48,20 +62,14 @@ class Aggregate(nn.Module):
         super().__init__()
         self.events = Events()
 
-    @property
-    def id(self) -> Any:
-        """The identity of the aggregate root; subclasses must provide it."""
-        try:
-            return self.__dict__["_aggregate_id"]
-        except KeyError:
-            raise NotImplementedError(
-                f"{type(self).__name__} has no id: define `id` in the subclass (for example "
-                "`@property def id(self): return gethash(self.nn)`) or assign `self.id = ...`"
-            ) from None
+    if TYPE_CHECKING:  # read-only for type checkers, so the seed's `@property def id` fits
 
-    @id.setter
-    def id(self, value: Any) -> None:
-        self.__dict__["_aggregate_id"] = value
+        @property
+        def id(self) -> Any:
+            """The identity of the aggregate root; subclasses provide it."""
+
+    else:
+        id = property(_get_id, _set_id, doc="The identity of the aggregate root.")
 
     @property
     def phase(self) -> Phase:

@@ -46,14 +46,17 @@ def _takes_event(handler: Handler) -> bool:
     return bool(positional) or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
-def _validate(key: Any, value: Any) -> None:
+def _inspect_handlers(key: Any, value: Any) -> list[tuple[Handler, bool]]:
+    """Check ``value`` (a handler or a list of them) once; say which take the event."""
     if not isinstance(key, type):
         raise TypeError(f"event handlers are keyed by class, got {key!r}")
     handlers = value if isinstance(value, (list, tuple)) else [value]
+    checked = []
     for handler in handlers:
         if not callable(handler):
             raise TypeError(f"handler for {key.__qualname__} is not callable: {handler!r}")
-        _takes_event(handler)
+        checked.append((handler, _takes_event(handler)))
+    return checked
 
 
 class Handlers(dict[type, HandlerSpec]):
@@ -68,8 +71,9 @@ class Handlers(dict[type, HandlerSpec]):
             self[key] = value
 
     def __setitem__(self, key: type, value: HandlerSpec) -> None:
-        _validate(key, value)
+        checked = _inspect_handlers(key, value)
         super().__setitem__(key, value)
+        self._events._learn(checked)
         self._events._forget_routes()
 
     def __delitem__(self, key: type) -> None:
@@ -140,6 +144,7 @@ class Events:
         self._routes: dict[type, Deliver] = {}
         self._class_routes: dict[type, Deliver] = {}
         self._arity: dict[Any, bool] = {}
+        self._unhashable: dict[int, tuple[Handler, bool]] = {}
         self._handlers = Handlers(self, handlers)
         # enqueue is the queue's own append: no Python frame per event.
         self.enqueue = self._queue.append  # type: ignore[method-assign,assignment]
@@ -194,6 +199,26 @@ class Events:
             deliver = self._route(type(event))
         deliver(event)
 
+    def _learn(self, checked: list[tuple[Handler, bool]]) -> None:
+        for handler, takes in checked:
+            try:
+                self._arity[handler] = takes
+            except TypeError:  # unhashable callable: looked up by identity instead
+                self._unhashable[id(handler)] = (handler, takes)
+
+    def _takes(self, handler: Handler) -> bool:
+        """Whether ``handler`` takes the event; inspected once (lists may grow in place)."""
+        try:
+            return self._arity[handler]
+        except KeyError:
+            takes = self._arity[handler] = _takes_event(handler)
+            return takes
+        except TypeError:
+            known = self._unhashable.get(id(handler))
+            if known is None or known[0] is not handler:
+                known = self._unhashable[id(handler)] = (handler, _takes_event(handler))
+            return known[1]
+
     def _forget_routes(self) -> None:
         self._routes.clear()
         self._class_routes.clear()
@@ -220,20 +245,14 @@ class Events:
         if isinstance(value, (list, tuple)):
             return lambda event: self._deliver_all(value, event)
         handler: Handler = value  # type: ignore[assignment]
-        if _takes_event(handler):
+        if self._takes(handler):
             return handler
         return lambda event: handler()
 
     def _deliver_all(self, handlers: Iterable[Handler], event: Any) -> None:
-        arity = self._arity
+        takes = self._takes
         for handler in handlers:
-            try:
-                takes = arity[handler]
-            except KeyError:
-                takes = arity[handler] = _takes_event(handler)
-            except TypeError:  # unhashable callable: inspect it each time
-                takes = _takes_event(handler)
-            handler(event) if takes else handler()
+            handler(event) if takes(handler) else handler()
 
     def __repr__(self) -> str:
         return f"Events(queued={len(self._queue)}, handlers={len(self._handlers)})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -11,6 +12,11 @@ from torchsystem._container import Container
 from torchsystem._inspect import event_classes, qualified_name, type_hints
 from torchsystem.depends import Depends, Provider, inject
 from torchsystem.services._delivery import Listeners, isolated, reject_async
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # Python 3.10
+    from typing_extensions import dataclass_transform
 
 __all__ = ["Consumer", "Depends", "Producer", "event"]
 
@@ -202,6 +208,7 @@ def event(cls: C, /) -> C: ...
 def event(*, slots: bool = True, frozen: bool = False) -> Callable[[C], C]: ...
 
 
+@dataclass_transform()
 def event(cls: Any = None, /, *, slots: bool = True, frozen: bool = False) -> Any:
     """Make ``cls`` a dataclass (with ``__slots__`` by default): the shape of an event.
 
