@@ -1,0 +1,1 @@
+"""The digits training system: the seed README's example, built on torchsystem."""

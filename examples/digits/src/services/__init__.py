@@ -1,0 +1,1 @@
+"""The service layer of the digits system."""
