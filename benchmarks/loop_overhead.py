@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""Training-loop overhead on one small job: torchsystem against a raw loop, Lightning, Ignite.
+
+Job: scikit-learn's bundled digits (1797 x 64, 10 classes), MLP 64-128-10, cross-entropy,
+SGD(lr=0.05, momentum=0.9), one thread, fixed seeds, batch 32 and 256. Every variant trains
+a freshly seeded model in place for a number of epochs; DataLoader variants see the same
+shuffle, so their final weights must equal the raw loop's (checked and printed).
+
+Each (variant, batch size) runs ``--reps`` times, interleaved (the order rotates every
+repetition), at ``--short`` and ``--epochs`` epochs. Reported per epoch:
+steady = median over repetitions of (t_long - t_short) / (epochs - short), i.e. without
+set-up; ``x raw`` = steady / raw's steady. Framework output (progress bars, banners) goes
+to a log file, as it would on a cluster; files go to a temporary directory.
+
+Targets (issue "Batteries"), checked on ``x raw``: the ready service with the same
+DataLoader and no consumers <= 1.03; with progress bar, TensorBoard, early stopping and
+loss + accuracy metrics <= 1.10 at both batch sizes; the same with the in-memory
+``TensorLoader`` <= 0.85. The exit status is 1 when one is missed (``--no-check``).
+
+    python benchmarks/loop_overhead.py              # what the README reports
+    python benchmarks/loop_overhead.py --quick      # fewer, shorter repetitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import importlib.metadata
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+WORK = tempfile.mkdtemp(prefix="torchsystem-bench-")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    run: Callable[[nn.Module, DataLoader[Any], int], None]
+    limit: float | None = None  # target on x raw, at every batch size
+
+
+VARIANTS: dict[str, Variant] = {}
+
+
+def variant(name: str, description: str, limit: float | None = None) -> Callable[..., Any]:
+    def register(run: Callable[[nn.Module, DataLoader[Any], int], None]) -> Any:
+        VARIANTS[name] = Variant(name, description, run, limit)
+        return run
+
+    return register
+
+
+def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+
+# --------------------------------------------------------------------------- baselines
+@variant("raw", "hand-written loop over the DataLoader (the baseline)")
+def run_raw(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    optimizer, loss_fn = make_optimizer(model), nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        for x, y in loader:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+
+@variant("raw_tensor", "hand-written loop indexing in-memory tensors, no DataLoader")
+def run_raw_tensor(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    x_all, y_all = loader.dataset.tensors  # type: ignore[attr-defined]
+    size, batch = len(x_all), loader.batch_size or 1
+    generator = torch.Generator().manual_seed(0)
+    optimizer, loss_fn = make_optimizer(model), nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(size, generator=generator)
+        for start in range(0, size, batch):
+            index = order[start : start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x_all[index]), y_all[index])
+            loss.backward()
+            optimizer.step()
+
+
+# --------------------------------------------------------------------------- peers
+def lightning_module(model: nn.Module, log_loss: bool) -> Any:
+    import pytorch_lightning as pl
+
+    class Wrapped(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net, self.loss_fn = model, nn.CrossEntropyLoss()
+
+        def training_step(self, batch: Any, index: int) -> Any:
+            x, y = batch
+            loss = self.loss_fn(self.net(x), y)
+            if log_loss:
+                self.log("train_loss", loss, prog_bar=True)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return make_optimizer(self.net)
+
+    return Wrapped()
+
+
+@variant("lightning_min", "Lightning Trainer without logger, checkpoints, bar or summary")
+def run_lightning_min(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    import pytorch_lightning as pl
+
+    trainer = pl.Trainer(
+        max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=tempfile.mkdtemp(dir=WORK),
+    )
+    trainer.fit(lightning_module(model, log_loss=False), train_dataloaders=loader)
+
+
+@variant("lightning_defaults",
+         "Lightning Trainer defaults (bar, TensorBoard, checkpoint) + logged loss")
+def run_lightning_defaults(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    import pytorch_lightning as pl
+
+    trainer = pl.Trainer(
+        max_epochs=epochs, accelerator="cpu", devices=1,
+        default_root_dir=tempfile.mkdtemp(dir=WORK),
+    )
+    trainer.fit(lightning_module(model, log_loss=True), train_dataloaders=loader)
+
+
+@variant("ignite", "Ignite create_supervised_trainer, no handlers")
+def run_ignite(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    from ignite.engine import create_supervised_trainer
+
+    trainer = create_supervised_trainer(model, make_optimizer(model), nn.CrossEntropyLoss())
+    trainer.run(loader, max_epochs=epochs)
+
+
+@variant("ignite_full", "Ignite + progress bar, running-average loss, TensorBoard, checkpoint")
+def run_ignite_full(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    from ignite.engine import Events, create_supervised_trainer
+    from ignite.handlers import Checkpoint, DiskSaver, ProgressBar
+    from ignite.handlers.tensorboard_logger import TensorboardLogger
+    from ignite.metrics import RunningAverage
+
+    optimizer = make_optimizer(model)
+    trainer = create_supervised_trainer(model, optimizer, nn.CrossEntropyLoss())
+    RunningAverage(output_transform=lambda out: out).attach(trainer, "loss")
+    ProgressBar().attach(trainer, metric_names=["loss"])
+    directory = tempfile.mkdtemp(dir=WORK)
+    board = TensorboardLogger(log_dir=os.path.join(directory, "tb"))
+    board.attach_output_handler(
+        trainer, event_name=Events.ITERATION_COMPLETED(every=50), tag="train",
+        output_transform=lambda loss: {"loss": loss},
+    )
+    saver = DiskSaver(os.path.join(directory, "ckpt"), require_empty=False)
+    checkpoint = Checkpoint({"model": model, "optimizer": optimizer, "trainer": trainer}, saver)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, checkpoint)
+    trainer.run(loader, max_epochs=epochs)
+    board.close()
+
+
+# --------------------------------------------------------------------------- torchsystem
+def classifier(model: nn.Module) -> Any:
+    from torchsystem import Aggregate
+
+    class Classifier(Aggregate):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = 0
+            self.nn, self.criterion = model, nn.CrossEntropyLoss()
+            self.optimizer = make_optimizer(model)
+
+        @property
+        def id(self) -> str:
+            return "mlp"
+
+        def fit(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            self.optimizer.zero_grad(set_to_none=True)
+            output = self.nn(x)
+            loss = self.criterion(output, y)
+            loss.backward()
+            self.optimizer.step()
+            return output.argmax(dim=1), loss
+
+        def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            output = self.nn(x)
+            return output.argmax(dim=1), self.criterion(output, y)
+
+    return Classifier()
+
+
+def consumers() -> list[Any]:
+    """What a real run attaches: bar (forced on, into the log), TensorBoard, early stopping."""
+    from torchsystem.consumers import EarlyStopping, ProgressBar, TensorBoard
+
+    return [
+        ProgressBar(enable=True, file=sys.stderr),
+        TensorBoard(tempfile.mkdtemp(dir=WORK)),
+        EarlyStopping("loss", phase="train", patience=1000),
+    ]
+
+
+def train_with(model: nn.Module, loader: Any, epochs: int, full: bool) -> None:
+    from torchsystem.training import Accuracy, Training
+
+    training = Training(metrics={"accuracy": Accuracy()} if full else None)
+    attached = consumers() if full else []
+    training.producer.register(*attached)
+    training.fit(classifier(model), [("train", loader)], epochs)
+    for consumer in attached:
+        getattr(consumer, "close", lambda: None)()
+
+
+@variant("torchsystem", "ready Training service, same DataLoader, no consumers", limit=1.03)
+def run_torchsystem(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    train_with(model, loader, epochs, full=False)
+
+
+@variant("torchsystem_full", "Training + progress bar, TensorBoard, early stopping, loss and "
+         "accuracy, same DataLoader", limit=1.10)
+def run_torchsystem_full(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    train_with(model, loader, epochs, full=True)
+
+
+@variant("torchsystem_memory", "the same with the in-memory TensorLoader", limit=0.85)
+def run_torchsystem_memory(model: nn.Module, loader: DataLoader[Any], epochs: int) -> None:
+    from torchsystem.training import TensorLoader
+
+    x, y = loader.dataset.tensors  # type: ignore[attr-defined]
+    train_with(model, TensorLoader(x, y, batch_size=loader.batch_size or 1), epochs, full=True)
+
+
+# --------------------------------------------------------------------------- harness
+def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    data = sklearn_digits()
+    return (torch.tensor(data.data / 16.0, dtype=torch.float32),
+            torch.tensor(data.target, dtype=torch.long))
+
+
+def fresh(x: torch.Tensor, y: torch.Tensor, batch: int) -> tuple[nn.Module, DataLoader[Any]]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    generator = torch.Generator().manual_seed(0)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True, generator=generator)
+    return model, loader
+
+
+@contextlib.contextmanager
+def quiet(log: str) -> Iterator[None]:
+    """Send file descriptors 1 and 2 (bars, banners, warnings) to ``log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "a") as sink, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def timed(chosen: Variant, data: tuple[torch.Tensor, torch.Tensor], batch: int, epochs: int,
+          log: str) -> tuple[float, nn.Module]:
+    model, loader = fresh(*data, batch)
+    gc.collect()
+    with quiet(log):
+        start = time.perf_counter()
+        chosen.run(model, loader, epochs)
+        taken = time.perf_counter() - start
+    torch.set_num_threads(1)  # in case a framework changed it
+    return taken, model
+
+
+def weight_gap(a: nn.Module, b: nn.Module) -> float:
+    left, right = a.state_dict(), b.state_dict()
+    return max(float((left[k] - right[k]).abs().max()) for k in left)
+
+
+def warm_up(names: list[str], data: Any, batches: list[int], log: str) -> list[str]:
+    """One short untimed run each (imports, first calls); print the weight check."""
+    usable = []
+    for batch in batches:
+        reference = None
+        for name in names:
+            try:
+                _, model = timed(VARIANTS[name], data, batch, 2, log)
+            except ImportError as missing:
+                print(f"skipped {name}: not installed ({missing.name})")
+                continue
+            reference = model if name == "raw" else reference
+            gap = weight_gap(model, reference) if reference is not None else float("nan")
+            print(f"  check batch {batch:>3} {name:20s} max |w - w_raw| after 2 epochs = {gap:.1e}")
+            if name not in usable:
+                usable.append(name)
+    return usable
+
+
+def measure(names: list[str], data: Any, batches: list[int], args: argparse.Namespace,
+            log: str) -> dict[tuple[str, int], dict[str, float]]:
+    times: dict[tuple[str, int, int], list[float]] = {}
+    for rep in range(args.reps):
+        order = names[rep % len(names):] + names[: rep % len(names)]
+        for batch in batches:
+            for name in order:
+                for epochs in (args.short, args.epochs):
+                    taken, _ = timed(VARIANTS[name], data, batch, epochs, log)
+                    times.setdefault((name, batch, epochs), []).append(taken)
+        print(f"  repetition {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
+    summary = {}
+    for name in names:
+        for batch in batches:
+            longs, shorts = times[(name, batch, args.epochs)], times[(name, batch, args.short)]
+            span = args.epochs - args.short
+            slopes = [(a - b) / span for a, b in zip(longs, shorts, strict=True)]
+            summary[(name, batch)] = {
+                "steady": statistics.median(slopes),
+                "e2e": statistics.median(longs) / args.epochs,
+            }
+    return summary
+
+
+def report(summary: dict[tuple[str, int], dict[str, float]], names: list[str],
+           batches: list[int], steps: dict[int, int]) -> bool:
+    """Print the markdown table; return whether every target was met."""
+    met = True
+    print("| batch | variant | s/epoch | x raw | us/step over raw | end-to-end x raw | target |")
+    print("|---|---|---|---|---|---|---|")
+    for batch in batches:
+        raw = summary[("raw", batch)]
+        for name in names:
+            row = summary[(name, batch)]
+            ratio = row["steady"] / raw["steady"]
+            extra = (row["steady"] - raw["steady"]) / steps[batch] * 1e6
+            limit = VARIANTS[name].limit
+            verdict = ""
+            if limit is not None:
+                ok = ratio <= limit
+                met = met and ok
+                verdict = f"<= {limit:.2f}: {'ok' if ok else 'MISSED'}"
+            print(f"| {batch} | {name} | {row['steady']:.4f} | {ratio:.2f} | {extra:+.0f} | "
+                  f"{row['e2e'] / raw['e2e']:.2f} | {verdict} |")
+    return met
+
+
+def describe_machine() -> str:
+    versions = [f"Python {platform.python_version()}", f"torch {torch.__version__}"]
+    for dist in ("torchsystem", "pytorch-lightning", "pytorch-ignite", "tqdm", "tensorboard"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+    cpu = platform.processor() or platform.machine()
+    machine = f"{platform.system()} {cpu}, {os.cpu_count()} CPUs, torch threads 1"
+    return f"{machine}; " + ", ".join(versions)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", default="all", help="comma list, or 'all'")
+    parser.add_argument("--batch-sizes", default="32,256")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of the long run")
+    parser.add_argument("--short", type=int, default=4, help="epochs of the short run")
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="3 repetitions of 10 and 2 epochs")
+    parser.add_argument("--smoke", action="store_true", help="one tiny repetition; no check")
+    parser.add_argument("--no-check", action="store_true", help="report only; exit 0")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.reps, args.epochs, args.short = 3, 10, 2
+    if args.smoke:
+        args.reps, args.epochs, args.short, args.no_check = 1, 2, 1, True
+    names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    names = ["raw", *[n for n in names if n != "raw"]]
+    batches = [int(b) for b in args.batch_sizes.split(",")]
+    torch.set_num_threads(1)
+    data, log = load_digits(), os.path.join(WORK, "framework-output.log")
+    print(describe_machine())
+    names = warm_up(names, data, batches, log)
+    summary = measure(names, data, batches, args, log)
+    steps = {b: -(-len(data[0]) // b) for b in batches}
+    print(f"\nmedian of {args.reps} interleaved repetitions; s/epoch = ({args.epochs}-epoch run "
+          f"- {args.short}-epoch run) / {args.epochs - args.short}\n")
+    met = report(summary, names, batches, steps)
+    print()
+    for name in names:
+        print(f"- {name}: {VARIANTS[name].description}")
+    missing = [n for n, v in VARIANTS.items() if v.limit is not None and n not in names]
+    if args.no_check or args.variants != "all":
+        return 0
+    if missing or not met:
+        print(f"\nFAILED: target missed or variant missing {missing}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
