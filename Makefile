@@ -33,6 +33,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]" "$(TORCH_PIN)"
 	$(BIN)/python benchmarks/di_messaging.py
+	$(BIN)/python benchmarks/loop_overhead.py
 
 clean:
 	rm -rf $(VENV) examples/digits/runs .pytest_cache .mypy_cache .ruff_cache

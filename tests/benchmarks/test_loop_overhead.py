@@ -1,0 +1,54 @@
+"""The loop benchmark runs and checks weights; timings belong to `make bench`, not here."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "loop_overhead.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("loop_overhead", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["loop_overhead"] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["loop_overhead"]
+
+
+def test_torchsystem_variants_train_exactly_like_the_raw_loop(bench):
+    data = bench.load_digits()
+    log = str(Path(bench.WORK) / "test.log")
+    _, raw = bench.timed(bench.VARIANTS["raw"], data, 256, 2, log)
+    for name in ("torchsystem", "torchsystem_full"):
+        _, model = bench.timed(bench.VARIANTS[name], data, 256, 2, log)
+        assert bench.weight_gap(model, raw) == 0.0, name
+
+
+def test_in_memory_variant_trains(bench):
+    data = bench.load_digits()
+    log = str(Path(bench.WORK) / "test.log")
+    _, model = bench.timed(bench.VARIANTS["torchsystem_memory"], data, 256, 2, log)
+    assert bench.weight_gap(model, bench.fresh(*data, 256)[0]) > 0.0
+
+
+def test_smoke_run_prints_the_table(bench, capsys):
+    variants = "torchsystem_memory"
+    assert bench.main(["--smoke", "--variants", variants, "--batch-sizes", "256"]) == 0
+    out = capsys.readouterr().out
+    for name in ("raw", *variants.split(",")):
+        assert f"| 256 | {name} |" in out
+
+
+def test_targets_are_checked(bench, capsys):
+    summary = {("raw", 32): {"steady": 1.0, "e2e": 1.0},
+               ("torchsystem", 32): {"steady": 1.2, "e2e": 1.2}}
+    assert bench.report(summary, ["raw", "torchsystem"], [32], {32: 57}) is False
+    assert "MISSED" in capsys.readouterr().out
