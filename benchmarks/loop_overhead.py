@@ -291,12 +291,12 @@ def quiet(log: str) -> Iterator[None]:
 def timed(chosen: Variant, data: tuple[torch.Tensor, torch.Tensor], batch: int, epochs: int,
           log: str) -> tuple[float, nn.Module]:
     model, loader = fresh(*data, batch)
+    torch.set_num_threads(1)  # also resets what a framework may have changed
     gc.collect()
     with quiet(log):
         start = time.perf_counter()
         chosen.run(model, loader, epochs)
         taken = time.perf_counter() - start
-    torch.set_num_threads(1)  # in case a framework changed it
     return taken, model
 
 

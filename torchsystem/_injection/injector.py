@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 from torchsystem._injection import runtime
 from torchsystem._injection.codegen import generate
 from torchsystem._injection.markers import Depends
-from torchsystem._injection.plan import Node, build_plan, dependency_params
+from torchsystem._injection.plan import Node, build_plan
 from torchsystem._injection.provider import Provider
 from torchsystem._inspect import qualified_name
 
@@ -59,7 +59,8 @@ class _Injected:
         provider.dependency_overrides.watch(self)
 
     def compile(self) -> tuple[Any, CodeType]:
-        plan = build_plan(self.function, self.provider.dependency_overrides, self.markers)
+        overrides = self.provider.dependency_overrides
+        plan = build_plan(self.function, overrides, self.provider.analyses)
         generated = generate(plan, self.name)
         self.version += 1
         filename = f"<torchsystem inject {qualified_name(self.function)} v{self.version}>"
@@ -147,7 +148,7 @@ def inject(provider: Provider | None = None, *, owner: object = None) -> Callabl
     def decorate(function: F) -> F:
         if not callable(function):
             raise TypeError(f"inject expects a function, got {function!r}")
-        markers = dependency_params(function)
+        markers, _ = chosen.analyses.of(function)
         if all(marker is None for _, marker in markers):
             return function
         wrapper: F = _Injected(function, chosen, owner, markers).wrapper

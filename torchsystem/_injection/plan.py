@@ -11,7 +11,7 @@ from typing import Any
 from torchsystem._injection.markers import Depends
 from torchsystem._inspect import CallKind, call_kind, qualified_name, signature, type_hints
 
-__all__ = ["Node", "Param", "Plan", "build_plan", "dependency_params"]
+__all__ = ["Analyses", "Node", "Param", "Plan", "build_plan", "dependency_params"]
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -83,9 +83,52 @@ def dependency_params(
     return [(p, _marker(p, hints.get(p.name, p.annotation))) for p in parameters]
 
 
+Markers = list[tuple[inspect.Parameter, Depends | None]]
+
+
+class Analyses:
+    """What each callable's signature says (markers and call kind), read once per callable.
+
+    A ``Provider`` keeps one: functions are read when decorated, replacements when their
+    override is set, so recompiling after an override change inspects nothing.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[Any, tuple[Markers, CallKind]] = {}
+        self._unhashable: dict[int, tuple[Any, Markers, CallKind]] = {}
+
+    def of(self, call: Callable[..., Any]) -> tuple[Markers, CallKind]:
+        """``(markers, kind)`` of ``call``, read now if never seen."""
+        try:
+            return self._known[call]
+        except KeyError:
+            found = self._known[call] = (dependency_params(call), call_kind(call))
+            return found
+        except TypeError:  # unhashable callable object: remembered by identity
+            known = self._unhashable.get(id(call))
+            if known is None or known[0] is not call:
+                known = (call, dependency_params(call), call_kind(call))
+                self._unhashable[id(call)] = known
+            return known[1], known[2]
+
+    def preload(self, call: Callable[..., Any]) -> None:
+        """Read ``call`` and, recursively, every dependency it names."""
+        pending, seen = [call], set()
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            markers, _ = self.of(current)
+            pending.extend(m.dependency for _, m in markers if m is not None and m.dependency)
+
+
 class _Builder:
-    def __init__(self, overrides: Mapping[Any, Callable[..., Any]], owner: str) -> None:
+    def __init__(
+        self, overrides: Mapping[Any, Callable[..., Any]], analyses: Analyses, owner: str
+    ) -> None:
         self.overrides = overrides
+        self.analyses = analyses
         self.owner = owner
         self.nodes: list[Node] = []
         self.cache: dict[Any, Node] = {}
@@ -101,10 +144,10 @@ class _Builder:
             cycle = " -> ".join(qualified_name(c) for c in [*self.path, call])
             raise TypeError(f"dependency cycle in {self.owner}: {cycle}")
         self.path.append(call)
-        markers = dependency_params(call)
+        markers, kind = self.analyses.of(call)
         args = [(p, self.node(m)) for p, m in self._resolvable(call, markers)]
         self.path.pop()
-        node = Node(len(self.nodes), call, original, call_kind(call), args, marker.use_cache)
+        node = Node(len(self.nodes), call, original, kind, args, marker.use_cache)
         node.positional = _leading_positional(markers)
         self.nodes.append(node)
         if marker.use_cache:
@@ -139,7 +182,7 @@ def _leading_positional(markers: list[tuple[inspect.Parameter, Depends | None]])
 def build_plan(
     function: Callable[..., Any],
     overrides: Mapping[Any, Callable[..., Any]],
-    markers: list[tuple[inspect.Parameter, Depends | None]],
+    analyses: Analyses,
 ) -> Plan:
     """Resolve ``function``'s dependency tree with ``overrides`` applied at every level.
 
@@ -148,9 +191,9 @@ def build_plan(
             would need an ``async`` dependency.
     """
     owner = qualified_name(function)
-    builder = _Builder(overrides, owner)
+    builder = _Builder(overrides, analyses, owner)
+    markers, kind = analyses.of(function)
     params = [Param(p, None if m is None else builder.node(m)) for p, m in markers]
-    kind = call_kind(function)
     if kind in ("sync", "gen"):
         for node in builder.nodes:
             if node.kind in ("async", "asyncgen"):

@@ -6,6 +6,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from torchsystem._injection.plan import Analyses
+
 __all__ = ["Overrides", "Provider"]
 
 Override = Callable[..., Any]
@@ -22,11 +24,17 @@ class Overrides(dict[Override, Override]):
     change here marks them stale, so the next call recompiles. Nothing is checked per call.
     """
 
-    __slots__ = ("__weakref__", "_watchers")
+    __slots__ = ("_on_set", "_watchers")
 
-    def __init__(self, initial: Mapping[Override, Override] | None = None) -> None:
-        super().__init__(initial or {})
+    def __init__(
+        self,
+        initial: Mapping[Override, Override] | None = None,
+        on_set: Callable[[Override], None] | None = None,
+    ) -> None:
+        super().__init__()
         self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._on_set = on_set
+        self.update(initial or {})
 
     def watch(self, watcher: _Watcher) -> None:
         """Call ``watcher.invalidate()`` whenever the overrides change."""
@@ -42,6 +50,8 @@ class Overrides(dict[Override, Override]):
                 f"override for {getattr(key, '__qualname__', key)!r} must be callable, "
                 f"got {value!r}"
             )
+        if self._on_set is not None:
+            self._on_set(value)  # read the replacement's signature now, not at the next call
         super().__setitem__(key, value)
         self._changed()
 
@@ -86,6 +96,8 @@ class Overrides(dict[Override, Override]):
         for value in pairs.values():
             if not callable(value):
                 raise TypeError(f"override must be callable, got {value!r}")
+            if self._on_set is not None:
+                self._on_set(value)
         super().clear()
         super().update(pairs)
         self._changed()
@@ -104,7 +116,8 @@ class Provider:
     """
 
     def __init__(self) -> None:
-        self._overrides = Overrides()
+        self.analyses = Analyses()
+        self._overrides = Overrides(on_set=self.analyses.preload)
 
     @property
     def dependency_overrides(self) -> Overrides:

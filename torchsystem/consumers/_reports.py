@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from torchsystem.training.events import metric_items
 
-__all__ = ["Report", "identity", "report_of"]
+__all__ = ["PerModel", "Report", "identity", "report_of"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,40 @@ def identity(model: Any) -> str:
         return str(model.id)
     except (AttributeError, NotImplementedError):
         return type(model).__name__
+
+
+V = TypeVar("V")
+
+
+class PerModel(Generic[V]):
+    """State kept per model, forgotten with the model (weakly keyed; models that cannot
+    be weakly referenced are kept by identity)."""
+
+    def __init__(self, default: Callable[[], V]) -> None:
+        self._default = default
+        self._weak: weakref.WeakKeyDictionary[Any, V] = weakref.WeakKeyDictionary()
+        self._strong: dict[int, tuple[Any, V]] = {}
+
+    def get(self, model: Any) -> V:
+        """The state of ``model``, created on first use."""
+        try:
+            if model not in self._weak:
+                self._weak[model] = self._default()
+            return self._weak[model]
+        except TypeError:  # not weakly referenceable (or unhashable)
+            held = self._strong.get(id(model))
+            if held is None or held[0] is not model:
+                held = self._strong[id(model)] = (model, self._default())
+            return held[1]
+
+    def pop(self, model: Any) -> None:
+        """Forget ``model``."""
+        try:
+            self._weak.pop(model, None)
+        except TypeError:
+            self._strong.pop(id(model), None)
+
+    def clear(self) -> None:
+        """Forget every model."""
+        self._weak.clear()
+        self._strong.clear()

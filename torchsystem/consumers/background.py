@@ -31,9 +31,12 @@ class Background(Consumer):
     Register it with a producer in place of ``consumer``. Events are queued in order on a
     bounded queue (``maxsize``; a full queue makes ``dispatch`` wait, never drops) and
     delivered one by one on the worker. An exception raised there is re-raised on the
-    producing thread at the next dispatch, at ``flush()`` or at ``close()``; if more fail
-    meanwhile, the later ones are logged. ``close()`` (also at interpreter exit) delivers
-    what is queued, stops the worker and closes ``consumer`` when it has ``close``.
+    producing thread at the next dispatch (after that event is queued), at ``flush()`` or
+    at ``close()``; if several fail meanwhile, the first is raised and the others logged.
+    ``close()`` (also run at interpreter exit) delivers what is queued, stops the worker
+    and closes ``consumer`` when it has ``close``; dispatching afterwards is an error.
+    Consumers whose effect must happen before the next step (``EarlyStopping``) stay
+    synchronous.
 
     Example:
         >>> from torchsystem.services import Producer
@@ -63,6 +66,11 @@ class Background(Consumer):
         self._at_exit: Callable[[], None] | None = None
         consumer._listeners.add(self)
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
     def routes(self, cls: type) -> tuple[Callable[[Any], Any], ...]:
         """One route (the queue) for the classes ``consumer`` has handlers for."""
         try:
@@ -77,21 +85,21 @@ class Background(Consumer):
         self.submit(message)
 
     def submit(self, message: Any) -> None:
-        """Queue ``message``; first re-raise a failure the worker reported.
+        """Queue ``message``, then re-raise a failure the worker reported meanwhile.
 
         Raises:
             RuntimeError: the background consumer is closed.
         """
-        if self._errors:
-            self._raise_pending()
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed; create a new one to deliver more events")
         if self._thread is None:
             self._start()
         self._queue.put(message)
+        if self._errors:
+            self._raise_pending()
 
     def _start(self) -> None:
         with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self!r} is closed; create a new one to deliver more events")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
                 self._thread.start()
@@ -106,7 +114,7 @@ class Background(Consumer):
                 if message is _STOP:
                     return
                 self.consumer.consume(message)
-            except BaseException as error:
+            except BaseException as error:  # handed to the producing thread
                 self._errors.append(error)
             finally:
                 self._queue.task_done()
@@ -125,18 +133,23 @@ class Background(Consumer):
             self._raise_pending()
 
     def close(self) -> None:
-        """Deliver what is queued, stop the worker, close ``consumer``; re-raise a failure."""
+        """Deliver what is queued, stop the worker, close ``consumer``; re-raise a failure.
+
+        Closing again does nothing (but re-raise a failure not raised yet).
+        """
         with self._lock:
-            thread, self._closed = self._thread, True
-        if thread is not None and thread.is_alive():
-            self._queue.put(_STOP)
-            thread.join()
-        if self._at_exit is not None:
-            atexit.unregister(self._at_exit)
-            self._at_exit = None
-        close = getattr(self.consumer, "close", None)
-        if callable(close):
-            close()
+            thread, already = self._thread, self._closed
+            self._closed = True
+        if not already:
+            if thread is not None and thread.is_alive():
+                self._queue.put(_STOP)
+                thread.join()
+            if self._at_exit is not None:
+                atexit.unregister(self._at_exit)
+                self._at_exit = None
+            close = getattr(self.consumer, "close", None)
+            if callable(close):
+                close()
         if self._errors:
             self._raise_pending()
 

@@ -7,20 +7,30 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from torchsystem.consumers._reports import Report, identity, report_of
+from torchsystem.consumers._reports import PerModel, identity, report_of
 from torchsystem.registry import getarguments, getmetadata
 from torchsystem.services import Consumer
+from torchsystem.training.events import Iterated
 
 __all__ = ["TensorBoard"]
+
+
+class _Seen:
+    def __init__(self) -> None:
+        self.first_epoch: int | None = None
+        self.tags: dict[str, float] = {}
+        self.described = False
 
 
 class TensorBoard(Consumer):
     """Write every metrics event as TensorBoard scalars, tagged ``{model.id}/{metric}/{phase}``.
 
-    The step is the event's epoch. The first time a model is seen, its registry metadata
-    (name, constructor arguments, hash; of the model itself when registered, else of its
-    registered attributes such as ``nn``) is written as hyperparameters. The writer is
-    created on the first event, so constructing the consumer touches no file.
+    The step is the event's epoch. Once a model's first epoch is complete (the service's
+    ``Iterated``, or the next epoch's first event, or ``flush``/``close``), its registry
+    metadata (name, constructor arguments and hash of the model when registered, else of
+    its registered attributes such as ``nn``) is written as hyperparameters, linked to
+    every metric tag of that epoch. The writer is created on the first event, so making
+    the consumer touches no file; a ``writer`` passed in is flushed but never closed here.
 
     Example:
         >>> from torchsystem.services import Producer
@@ -38,6 +48,7 @@ class TensorBoard(Consumer):
         isolate: bool = False,
     ) -> None:
         super().__init__(name, isolate=isolate)
+        self._owned = writer is None
         if writer is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter  # optional dependency
@@ -50,8 +61,10 @@ class TensorBoard(Consumer):
         else:
             self._factory = lambda: writer
         self._writer: Any = None
-        self._described: set[str] = set()
+        self._seen: PerModel[_Seen] = PerModel(_Seen)
+        self._models: list[Any] = []
         self._lock = threading.Lock()
+        self.register(Iterated, self.epoch_done)
         self.register(object, self.write)
 
     @property
@@ -67,34 +80,50 @@ class TensorBoard(Consumer):
         report = report_of(event)
         if report is None:
             return
-        writer, model_id = self.writer, identity(report.model)
-        if model_id not in self._described:
-            self._described.add(model_id)
-            self._describe(writer, model_id, report)
+        writer, model_id, seen = self.writer, identity(report.model), self._seen.get(report.model)
+        if seen.first_epoch is None:
+            seen.first_epoch = report.epoch
+            self._models.append(report.model)
+        elif report.epoch != seen.first_epoch:
+            self._describe(report.model, seen)
         for metric, value in report.metrics:
-            writer.add_scalar(f"{model_id}/{metric}/{report.phase}", value, report.epoch)
+            tag = f"{model_id}/{metric}/{report.phase}"
+            writer.add_scalar(tag, value, report.epoch)
+            if not seen.described:
+                seen.tags[tag] = value
 
-    def _describe(self, writer: Any, model_id: str, report: Report) -> None:
+    def epoch_done(self, event: Iterated) -> None:
+        """The model's epoch is complete: its hyperparameters can be written."""
+        self._describe(event.model, self._seen.get(event.model))
+
+    def _describe(self, model: Any, seen: _Seen) -> None:
+        if seen.described or seen.first_epoch is None:
+            return
+        seen.described = True
+        self._models = [known for known in self._models if known is not model]
+        params = _flatten(_metadata(model))
+        file_writer = getattr(self.writer, "_get_file_writer", None)
+        if not params or not seen.tags or file_writer is None:
+            return  # nothing registered, or a writer without the hparams plumbing
         from torch.utils.tensorboard.summary import hparams
 
-        params = _flatten(_metadata(report.model))
-        if not params:
-            return
-        tags = {f"{model_id}/{metric}/{report.phase}": value for metric, value in report.metrics}
-        file_writer = writer._get_file_writer()
-        for summary in hparams(params, tags):  # type: ignore[no-untyped-call]
-            file_writer.add_summary(summary)
+        for summary in hparams(params, seen.tags):  # type: ignore[no-untyped-call]
+            file_writer().add_summary(summary)
 
     def flush(self) -> None:
-        """Push what was written to disk."""
+        """Write pending hyperparameters and push what was written to disk."""
+        for model in list(self._models):
+            self._describe(model, self._seen.get(model))
         if self._writer is not None:
             self._writer.flush()
 
     def close(self) -> None:
-        """Flush and close the writer (a later event opens a new one)."""
+        """Flush, and close the writer this consumer opened (a later event opens another)."""
+        self.flush()
+        self._models.clear()
         with self._lock:
             writer, self._writer = self._writer, None
-        if writer is not None:
+        if writer is not None and self._owned:
             writer.close()
 
 
@@ -107,15 +136,16 @@ def _registered(value: Any) -> bool:
 
 
 def _metadata(model: Any) -> dict[str, Any]:
-    if _registered(model):
-        return {"model": getmetadata(model)}
+    candidates = {"model": model} if _registered(model) else {
+        name: value for name, value in {**vars(model), **getattr(model, "_modules", {})}.items()
+        if not name.startswith("_") and _registered(value)
+    }
     found = {}
-    for attribute, value in vars(model).items():
-        if not attribute.startswith("_") and _registered(value):
-            found[attribute] = getmetadata(value)
-    for attribute, value in getattr(model, "_modules", {}).items():
-        if _registered(value):
-            found[attribute] = getmetadata(value)
+    for name, value in candidates.items():
+        try:
+            found[name] = getmetadata(value)
+        except TypeError:  # arguments that cannot be serialised: name them, skip the rest
+            found[name] = {"name": type(value).__name__}
     return found
 
 

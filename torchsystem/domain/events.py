@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -106,6 +107,15 @@ class Handlers(dict[type, HandlerSpec]):
     def clear(self) -> None:
         super().clear()
         self._events._forget_routes()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))  # a copy on its own is a plain dict
+
+
+def _restore(handlers: dict[type, HandlerSpec], queued: list[Any]) -> Events:
+    events = Events(handlers)
+    events.queue.extend(queued)
+    return events
 
 
 def _raise(event: Any) -> NoReturn:
@@ -253,6 +263,20 @@ class Events:
         takes = self._takes
         for handler in handlers:
             handler(event) if takes(handler) else handler()
+
+    def __copy__(self) -> Events:
+        copied = Events(dict(self._handlers))
+        copied._queue.extend(self._queue)
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Events:
+        copied = Events(copy.deepcopy(dict(self._handlers), memo))
+        copied._queue.extend(copy.deepcopy(list(self._queue), memo))
+        return copied
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # enqueue is bound to this queue: rebuild instead of copying attributes
+        return (_restore, (dict(self._handlers), list(self._queue)))
 
     def __repr__(self) -> str:
         return f"Events(queued={len(self._queue)}, handlers={len(self._handlers)})"

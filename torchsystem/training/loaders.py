@@ -14,9 +14,10 @@ __all__ = ["TensorLoader"]
 class TensorLoader:
     """Iterate over equal-length tensors in batches, reshuffled (seeded) every epoch.
 
-    Each epoch draws one permutation from a generator seeded with ``seed``, gathers every
-    tensor once in that order, and yields batches as slices (views, no copies). The
-    order of epoch ``k`` depends only on ``seed`` and ``k``, so a run is reproducible.
+    Each epoch draws one permutation from a generator seeded with ``(seed, epoch)``,
+    gathers every tensor once in that order (one copy of the data per epoch) and yields
+    batches as slices of it (views). The order of epoch ``k`` depends only on ``seed`` and
+    ``k``, so a run is reproducible and resumes in constant time (``load_state_dict``).
     ``device`` moves the tensors once, up front.
 
     Example:
@@ -49,7 +50,6 @@ class TensorLoader:
         self.seed = seed
         self.drop_last = drop_last
         self.epoch = 0
-        self._generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         size = len(self.tensors[0])
@@ -60,7 +60,8 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         tensors = self.tensors
         if self.shuffle:
-            order = torch.randperm(len(tensors[0]), generator=self._generator)
+            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+            order = torch.randperm(len(tensors[0]), generator=generator)
             order = order.to(tensors[0].device)
             tensors = tuple(t.index_select(0, order) for t in tensors)
         self.epoch += 1
@@ -79,10 +80,4 @@ class TensorLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue the shuffling sequence where ``state`` left it."""
-        self.seed, target = int(state["seed"]), int(state["epoch"])
-        self._generator = torch.Generator().manual_seed(self.seed)
-        self.epoch = 0
-        for _ in range(target):
-            if self.shuffle:
-                torch.randperm(len(self.tensors[0]), generator=self._generator)
-            self.epoch += 1
+        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])

@@ -42,7 +42,7 @@ class Mean:
 
     def update(self, value: Tensor, weight: int = 1) -> None:
         """Record ``value`` (detached, left on its device) with ``weight``."""
-        self._values.append(value.detach())
+        self._values.append(value.detach() if value.requires_grad else value)
         self._weights.append(weight)
 
     def compute(self) -> Tensor:

@@ -124,7 +124,20 @@ class Training(Service):
         self, model: Any, loaders: Mapping[str, Any] | Sequence[tuple[str, Any]],
         metrics: Metrics | None = None, device: Any = Depends(device),
     ) -> dict[str, tuple[Metric, ...]]:
-        """Run one epoch over every ``(phase, loader)``; then advance ``model.epoch``."""
+        """Run one epoch over every ``(phase, loader)``; then advance ``model.epoch``.
+
+        Raises:
+            StopIteration: the aggregate's events asked to stop at this epoch boundary.
+        """
+        results, stop = self._epoch(model, loaders, metrics, device)
+        if stop is not None:
+            raise stop
+        return results
+
+    def _epoch(
+        self, model: Any, loaders: Mapping[str, Any] | Sequence[tuple[str, Any]],
+        metrics: Metrics | None, device: Any,
+    ) -> tuple[dict[str, tuple[Metric, ...]], StopIteration | None]:
         results: dict[str, tuple[Metric, ...]] = {}
         for phase, loader in _named(loaders):
             if phase == "train":
@@ -133,11 +146,14 @@ class Training(Service):
                 results[phase] = self.validate(model, loader, metrics, phase, device=device)
         epoch = _running(model)
         self.producer.dispatch(Iterated(model, epoch, results))
-        model.epoch = epoch
-        events = getattr(model, "events", None)
-        if events is not None:
-            events.commit()
-        return results
+        try:  # the epoch boundary: the aggregate's onepoch() and its queued events
+            model.epoch = epoch
+            events = getattr(model, "events", None)
+            if events is not None:
+                events.commit()
+        except StopIteration as stop:
+            return results, stop
+        return results, None
 
     def fit(
         self, model: Any, loaders: Mapping[str, Any] | Sequence[tuple[str, Any]],
@@ -145,17 +161,17 @@ class Training(Service):
     ) -> int:
         """``iterate`` until ``model.epoch == epochs``; return how many epochs ran.
 
-        A ``StopIteration`` from the aggregate's events (early stopping) ends it cleanly
-        and dispatches ``Stopped`` with the reason.
+        A ``StopIteration`` from the aggregate's events at an epoch boundary (early
+        stopping) ends it cleanly and dispatches ``Stopped`` with the reason. One raised
+        anywhere else (a loader, ``model.fit``, a consumer) is an error and propagates.
         """
         ran = 0
         while getattr(model, "epoch", 0) < epochs:
-            try:
-                self.iterate(model, loaders, metrics, device=device)
-            except StopIteration as reason:
-                self.producer.dispatch(Stopped(model, getattr(model, "epoch", 0), reason))
-                return ran + 1
+            _, stop = self._epoch(model, loaders, metrics, device)
             ran += 1
+            if stop is not None:
+                self.producer.dispatch(Stopped(model, getattr(model, "epoch", 0), stop))
+                break
         return ran
 
     def _run(
@@ -172,6 +188,7 @@ class Training(Service):
             target = target.to(target_device, non_blocking=True)
             output = step(inputs, target)
             prediction, loss = output if isinstance(output, tuple) else (None, output)
+            loss = loss.detach()  # consumers may keep it; the graph must not live on
             loss_mean.update(loss, len(target))
             if meters and prediction is None:
                 raise TypeError(
@@ -187,10 +204,19 @@ class Training(Service):
 
 
 def _results(loss: Mean, metrics: Metrics) -> tuple[Metric, ...]:
-    """Read every accumulated value (one host synchronisation each) and reset."""
+    """Read every accumulated value (one host synchronisation each) and reset.
+
+    A metric whose ``compute()`` returns a mapping (a torchmetrics ``MetricCollection``)
+    contributes one entry per key.
+    """
     found = [Metric("loss", float(loss.compute()))]
     for name, meter in metrics.items():
         value = meter.compute()
-        found.append(Metric(name, float(value.item() if hasattr(value, "item") else value)))
+        values = value.items() if isinstance(value, Mapping) else [(name, value)]
+        found.extend(Metric(str(key), _scalar(item)) for key, item in values)
         meter.reset()
     return tuple(found)
+
+
+def _scalar(value: Any) -> float:
+    return float(value.item() if hasattr(value, "item") else value)

@@ -1,0 +1,210 @@
+"""``EarlyStopping``: enqueue ``EarlyStopped`` on the model's events when a metric stalls."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.training._models import Classifier, SeedMetric, SeedValidated, loaders
+from torchsystem import Aggregate
+from torchsystem.consumers import EarlyStopped, EarlyStopping
+from torchsystem.services import Consumer
+from torchsystem.training import Metric, Trained, Training, Validated
+
+
+class Model(Aggregate):
+    id = "model"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+
+
+def _validated(model: Model, epoch: int, **metrics: float) -> Validated:
+    items = tuple(Metric(name, value) for name, value in metrics.items())
+    return Validated(model, "validation", epoch, items)
+
+
+def _feed(stopper: EarlyStopping, model: Model, metric: str, values: list[float]) -> None:
+    for epoch, value in enumerate(values, start=1):
+        stopper.consume(_validated(model, epoch, **{metric: value}))
+
+
+def _stop(model: Model) -> EarlyStopped | None:
+    """The ``EarlyStopped`` the model's events raise on commit, if any."""
+    try:
+        model.events.commit()
+    except EarlyStopped as stop:
+        return stop
+    return None
+
+
+def test_early_stopped_is_a_stop_iteration() -> None:
+    assert issubclass(EarlyStopped, StopIteration)
+
+
+def test_no_stop_while_the_metric_improves() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=1)
+
+    _feed(stopper, model, "loss", [1.0, 0.9, 0.8, 0.7])
+
+    assert _stop(model) is None
+
+
+def test_a_stop_after_patience_epochs_without_improvement() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2)
+    _feed(stopper, model, "loss", [1.0, 0.5, 0.6])
+    assert _stop(model) is None
+
+    _feed(stopper, model, "loss", [0.7])
+
+    assert _stop(model) is not None
+
+
+def test_the_stop_names_the_metric_best_value_and_epoch() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2)
+
+    _feed(stopper, model, "loss", [1.0, 0.5, 0.6, 0.7])
+
+    stop = _stop(model)
+    assert stop is not None
+    assert (stop.metric, stop.phase, stop.best, stop.epoch, stop.patience) == (
+        "loss",
+        "validation",
+        0.5,
+        4,
+        2,
+    )
+    assert "loss did not improve on 0.5 for 2 epoch(s)" in str(stop)
+
+
+def test_mode_max_waits_for_a_higher_value() -> None:
+    model, stopper = Model(), EarlyStopping("accuracy", mode="max", patience=1)
+    _feed(stopper, model, "accuracy", [0.5, 0.6])
+    assert _stop(model) is None
+
+    _feed(stopper, model, "accuracy", [0.55])
+
+    assert _stop(model) is not None
+
+
+def test_an_improvement_within_min_delta_does_not_count() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2, min_delta=0.1)
+
+    _feed(stopper, model, "loss", [1.0, 0.95, 0.92])
+
+    assert _stop(model) is not None
+
+
+def test_only_the_watched_phase_counts() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=1)
+    stopper.consume(_validated(model, 1, loss=1.0))
+
+    for epoch in range(2, 5):
+        stopper.consume(Trained(model, "train", epoch, (Metric("loss", 2.0),)))
+
+    assert _stop(model) is None
+
+
+def test_phase_none_watches_every_phase() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=1, phase=None)
+    stopper.consume(Trained(model, "train", 1, (Metric("loss", 1.0),)))
+
+    stopper.consume(_validated(model, 1, loss=2.0))
+
+    assert _stop(model) is not None
+
+
+def test_models_are_tracked_separately() -> None:
+    first, second, stopper = Model(), Model(), EarlyStopping("loss", patience=1)
+    stopper.consume(_validated(first, 1, loss=0.1))
+
+    stopper.consume(_validated(second, 1, loss=1.0))
+
+    assert _stop(second) is None
+
+
+def test_reset_forgets_a_models_record() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=1)
+    stopper.consume(_validated(model, 1, loss=0.1))
+
+    stopper.reset(model)
+    stopper.consume(_validated(model, 2, loss=1.0))
+
+    assert _stop(model) is None
+
+
+def test_a_metric_that_is_nan_from_the_start_stops() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2)
+
+    _feed(stopper, model, "loss", [math.nan, math.nan])
+
+    assert _stop(model) is not None
+
+
+def test_a_metric_that_turns_nan_stops() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2)
+
+    _feed(stopper, model, "loss", [1.0, math.nan, math.nan])
+
+    assert _stop(model) is not None
+
+
+def test_a_missing_metric_is_named_with_the_available_ones() -> None:
+    stopper = EarlyStopping("accuracy")
+
+    with pytest.raises(ValueError, match=r"watches 'accuracy'.*\['loss'\]"):
+        stopper.consume(_validated(Model(), 1, loss=1.0))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"mode": "lowest"}, "mode must be 'min' or 'max', got 'lowest'"),
+        ({"patience": 0}, "patience must be at least 1 epoch, got 0"),
+        ({"min_delta": -0.1}, "min_delta must be a non-negative number, got -0.1"),
+        ({"min_delta": math.nan}, "min_delta must be a non-negative number, got nan"),
+    ],
+)
+def test_invalid_arguments_are_rejected(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EarlyStopping(**arguments)  # type: ignore[arg-type]
+
+
+def test_the_seeds_event_is_watched_with_the_models_phase() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=1, phase="evaluation")
+    model.phase = "evaluation"
+
+    for value in (1.0, 2.0):
+        stopper.consume(SeedValidated(model, None, [SeedMetric("loss", value)]))
+
+    assert _stop(model) is not None
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["onepoch-commits", "service-commits"])
+def test_fit_stops_at_the_epoch_boundary_when_the_loss_plateaus(commits: bool) -> None:
+    training = Training()
+    training.producer.register(EarlyStopping("loss", patience=2))
+    model = Classifier(lr=0.0, commits=commits)  # learns nothing: the loss plateaus
+
+    ran = training.fit(model, loaders(), epochs=10)
+
+    assert ran == 3  # best at epoch 1, no improvement at 2 and 3
+    assert model.epoch == 3
+
+
+def test_fit_stops_after_the_phases_of_the_stopping_epoch_ran() -> None:
+    training, phases = Training(), []
+    training.producer.register(EarlyStopping("loss", patience=1))
+
+    def record(event: Trained | Validated) -> None:
+        phases.append((event.phase, event.epoch))
+
+    recorder = Consumer()
+    recorder.register(Trained | Validated, record)
+    training.producer.register(recorder)
+
+    training.fit(Classifier(lr=0.0), loaders(), epochs=10)
+
+    assert phases == [("train", 1), ("validation", 1), ("train", 2), ("validation", 2)]

@@ -1,0 +1,275 @@
+"""Generator dependencies: set-up, clean-up, exceptions thrown in at ``yield``."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import pytest
+
+from torchsystem.depends import Depends, Provider, inject
+
+
+def test_generator_dependency_is_set_up_before_and_cleaned_up_after_the_handler() -> None:
+    log: list[str] = []
+
+    def session() -> Iterator[str]:
+        log.append("set up")
+        yield "session"
+        log.append("clean up")
+
+    @inject(Provider())
+    def handler(session: str = Depends(session)) -> str:
+        log.append(f"handler uses {session}")
+        return "done"
+
+    assert handler() == "done"
+    assert log == ["set up", "handler uses session", "clean up"]
+
+
+def test_generator_dependencies_are_cleaned_up_in_reverse_order_of_set_up() -> None:
+    log: list[str] = []
+
+    def first() -> Iterator[str]:
+        log.append("open first")
+        yield "first"
+        log.append("close first")
+
+    def second() -> Iterator[str]:
+        log.append("open second")
+        yield "second"
+        log.append("close second")
+
+    @inject(Provider())
+    def handler(a: str = Depends(first), b: str = Depends(second)) -> None:
+        log.append("handler")
+
+    handler()
+
+    assert log == ["open first", "open second", "handler", "close second", "close first"]
+
+
+def test_sub_dependency_stays_open_until_its_dependant_has_finished() -> None:
+    log: list[str] = []
+
+    def connection() -> Iterator[dict[str, bool]]:
+        state = {"open": True}
+        log.append("connect")
+        yield state
+        state["open"] = False
+        log.append("disconnect")
+
+    def transaction(conn: Annotated[dict[str, bool], Depends(connection)]) -> Iterator[str]:
+        log.append("begin")
+        yield "tx"
+        log.append(f"commit while connection open={conn['open']}")
+
+    @inject(Provider())
+    def handler(tx: str = Depends(transaction)) -> None:
+        log.append("handler")
+
+    handler()
+
+    assert log == [
+        "connect",
+        "begin",
+        "handler",
+        "commit while connection open=True",
+        "disconnect",
+    ]
+
+
+def test_handler_exception_is_thrown_into_the_generator_at_its_yield() -> None:
+    seen: list[BaseException] = []
+    error = ValueError("training diverged")
+
+    def session() -> Iterator[str]:
+        try:
+            yield "session"
+        except ValueError as caught:
+            seen.append(caught)  # rollback
+            raise
+
+    @inject(Provider())
+    def handler(session: str = Depends(session)) -> None:
+        raise error
+
+    with pytest.raises(ValueError, match="training diverged"):
+        handler()
+    assert seen == [error]
+    assert seen[0] is error
+
+
+def test_generator_finally_block_runs_when_the_handler_raises() -> None:
+    log: list[str] = []
+
+    def session() -> Iterator[str]:
+        try:
+            yield "session"
+        finally:
+            log.append("closed")
+
+    @inject(Provider())
+    def handler(session: str = Depends(session)) -> None:
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError):
+        handler()
+    assert log == ["closed"]
+
+
+def test_original_exception_object_reaches_the_caller_through_generators() -> None:
+    error = RuntimeError("original")
+
+    def outer() -> Iterator[str]:
+        try:
+            yield "outer"
+        finally:
+            pass
+
+    def inner(value: str = Depends(outer)) -> Iterator[str]:
+        yield value
+
+    @inject(Provider())
+    def handler(value: str = Depends(inner)) -> None:
+        raise error
+
+    with pytest.raises(RuntimeError) as excinfo:
+        handler()
+    assert excinfo.value is error
+
+
+def test_exception_reaches_the_caller_when_a_generator_swallows_it_in_except() -> None:
+    error = ValueError("not reraised by the dependency")
+    log: list[str] = []
+
+    def session() -> Iterator[str]:
+        try:
+            yield "session"
+        except ValueError:
+            log.append("rollback")
+
+    @inject(Provider())
+    def handler(session: str = Depends(session)) -> None:
+        raise error
+
+    with pytest.raises(ValueError, match="not reraised") as excinfo:
+        handler()
+    assert excinfo.value is error
+    assert log == ["rollback"]
+
+
+def test_stop_iteration_reaches_the_caller_through_a_generator_dependency() -> None:
+    stop = StopIteration("early stopping")
+    log: list[str] = []
+
+    def writer() -> Iterator[str]:
+        try:
+            yield "writer"
+        finally:
+            log.append("writer closed")
+
+    @inject(Provider())
+    def handler(writer: str = Depends(writer)) -> None:
+        raise stop
+
+    with pytest.raises(StopIteration) as excinfo:
+        handler()
+    assert excinfo.value is stop
+    assert log == ["writer closed"]
+
+
+def test_stop_iteration_reaches_the_caller_through_nested_generator_dependencies() -> None:
+    log: list[str] = []
+
+    def connection() -> Iterator[str]:
+        try:
+            yield "connection"
+        finally:
+            log.append("connection closed")
+
+    def session(conn: str = Depends(connection)) -> Iterator[str]:
+        try:
+            yield f"session({conn})"
+        except StopIteration:
+            log.append("session saw StopIteration")
+            raise
+
+    @inject(Provider())
+    def handler(session: str = Depends(session)) -> None:
+        raise StopIteration
+
+    with pytest.raises(StopIteration):
+        handler()
+    assert log == ["session saw StopIteration", "connection closed"]
+
+
+def test_stop_iteration_reaches_the_caller_without_generator_dependencies() -> None:
+    def threshold() -> float:
+        return 0.5
+
+    @inject(Provider())
+    def handler(loss: float, threshold: float = Depends(threshold)) -> None:
+        if loss < threshold:
+            raise StopIteration
+
+    with pytest.raises(StopIteration):
+        handler(0.1)
+
+
+def test_generator_dependency_that_does_not_yield_raises_a_clear_error() -> None:
+    def empty_session() -> Iterator[str]:
+        return
+        yield "never"
+
+    @inject(Provider())
+    def handler(session: str = Depends(empty_session)) -> str:
+        return session
+
+    with pytest.raises(Exception, match=r"(?s)(?=.*empty_session)(?=.*yield)"):
+        handler()
+
+
+def test_dependency_set_up_failure_cleans_up_generators_already_opened() -> None:
+    log: list[str] = []
+    error = ConnectionError("database unreachable")
+
+    def session() -> Iterator[str]:
+        log.append("open session")
+        try:
+            yield "session"
+        finally:
+            log.append("close session")
+
+    def database() -> str:
+        raise error
+
+    @inject(Provider())
+    def handler(session: str = Depends(session), db: str = Depends(database)) -> None:
+        log.append("handler")
+
+    with pytest.raises(ConnectionError) as excinfo:
+        handler()
+    assert excinfo.value is error
+    assert log == ["open session", "close session"]
+
+
+def test_generator_set_up_failure_cleans_up_its_opened_sub_dependency() -> None:
+    log: list[str] = []
+
+    def connection() -> Iterator[str]:
+        log.append("connect")
+        try:
+            yield "connection"
+        finally:
+            log.append("disconnect")
+
+    def session(conn: str = Depends(connection)) -> Iterator[str]:
+        raise PermissionError("denied")
+        yield conn
+
+    @inject(Provider())
+    def handler(session: str = Depends(session)) -> None:
+        log.append("handler")
+
+    with pytest.raises(PermissionError, match="denied"):
+        handler()
+    assert log == ["connect", "disconnect"]

@@ -1,0 +1,358 @@
+"""Overrides through a ``Provider`` and on every container."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from torchsystem.compiler import Compiler
+from torchsystem.depends import Depends, Provider, inject
+from torchsystem.services import Consumer, Service, Subscriber
+
+# --- overrides through a Provider ---------------------------------------------------------
+
+
+def test_provider_override_replaces_the_dependency() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        raise NotImplementedError
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    provider.override(device, lambda: "cuda")
+
+    assert where() == "cuda"
+
+
+def test_provider_dependency_overrides_item_assignment_replaces_the_dependency() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        raise NotImplementedError
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    provider.dependency_overrides[device] = lambda: "cuda"
+
+    assert where() == "cuda"
+
+
+def test_override_set_before_decoration_is_used() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        raise NotImplementedError
+
+    provider.override(device, lambda: "mps")
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    assert where() == "mps"
+
+
+def test_replacement_parameters_are_resolved_not_the_originals() -> None:
+    provider = Provider()
+    calls: list[str] = []
+
+    def original_config() -> str:
+        calls.append("original_config")
+        return "original"
+
+    def replacement_config() -> str:
+        calls.append("replacement_config")
+        return "replacement"
+
+    def device(config: str = Depends(original_config)) -> str:
+        return f"device({config})"
+
+    def fake_device(config: str = Depends(replacement_config)) -> str:
+        return f"fake({config})"
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    provider.override(device, fake_device)
+
+    assert where() == "fake(replacement)"
+    assert calls == ["replacement_config"]
+
+
+def test_override_of_a_sub_dependency_applies_at_depth() -> None:
+    provider = Provider()
+
+    def leaf() -> str:
+        return "leaf"
+
+    def middle(value: str = Depends(leaf)) -> str:
+        return f"middle({value})"
+
+    def upper(value: str = Depends(middle)) -> str:
+        return f"upper({value})"
+
+    @inject(provider)
+    def handler(value: str = Depends(upper)) -> str:
+        return value
+
+    provider.override(leaf, lambda: "fake")
+
+    assert handler() == "upper(middle(fake))"
+
+
+def test_changing_an_override_takes_effect_on_the_next_call() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    assert where() == "cpu"
+    provider.override(device, lambda: "cuda")
+    assert where() == "cuda"
+    provider.dependency_overrides[device] = lambda: "mps"
+    assert where() == "mps"
+
+
+def test_deleting_an_override_restores_the_original_on_the_next_call() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    provider.override(device, lambda: "cuda")
+    assert where() == "cuda"
+    del provider.dependency_overrides[device]
+    assert where() == "cpu"
+
+
+def test_clearing_overrides_restores_the_originals_on_the_next_call() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    provider.override(device, lambda: "cuda")
+    assert where() == "cuda"
+    provider.dependency_overrides.clear()
+    assert where() == "cpu"
+
+
+def test_generator_replacement_is_set_up_and_cleaned_up() -> None:
+    provider = Provider()
+    log: list[str] = []
+
+    def writer() -> str:
+        raise NotImplementedError
+
+    def summary_writer() -> Iterator[str]:
+        log.append("open writer")
+        yield "writer"
+        log.append("close writer")
+
+    @inject(provider)
+    def deliver(metric: float, writer: str = Depends(writer)) -> None:
+        log.append(f"{writer} <- {metric}")
+
+    provider.dependency_overrides[writer] = summary_writer
+    deliver(0.5)
+
+    assert log == ["open writer", "writer <- 0.5", "close writer"]
+
+
+def test_override_of_a_cached_dependency_is_shared_within_a_call() -> None:
+    provider = Provider()
+    calls: list[str] = []
+
+    def device() -> str:
+        return "cpu"
+
+    def fake_device() -> str:
+        calls.append("fake")
+        return "cuda"
+
+    def loader(device: str = Depends(device)) -> str:
+        return f"loader({device})"
+
+    @inject(provider)
+    def handler(loader: str = Depends(loader), device: str = Depends(device)) -> str:
+        return f"{loader}+{device}"
+
+    provider.override(device, fake_device)
+
+    assert handler() == "loader(cuda)+cuda"
+    assert calls == ["fake"]
+
+
+# --- overrides on every container -----------------------------------------------------------
+
+
+def _unconfigured_device() -> str:
+    raise NotImplementedError("provided by the application")
+
+
+class _Ping:
+    pass
+
+
+Trigger = Callable[[], str]
+
+
+def _container_with_handler(kind: str, provider: Provider | None = None) -> tuple[Any, Trigger]:
+    """A container of ``kind`` whose handler records the injected device; and how to call it."""
+    seen: list[str] = []
+    if kind == "service":
+        service = Service(provider=provider)
+
+        @service.handler
+        def ping(device: str = Depends(_unconfigured_device)) -> str:
+            return device
+
+        return service, lambda: service.handle("ping")
+    if kind == "consumer":
+        consumer = Consumer(provider=provider)
+
+        @consumer.handler
+        def on_ping(event: _Ping, device: str = Depends(_unconfigured_device)) -> None:
+            seen.append(device)
+
+        return consumer, lambda: (consumer.consume(_Ping()), seen[-1])[1]
+    if kind == "subscriber":
+        subscriber = Subscriber(provider=provider)
+
+        @subscriber.subscribe("ping")
+        def on_ping(message: object, device: str = Depends(_unconfigured_device)) -> None:
+            seen.append(device)
+
+        return subscriber, lambda: (subscriber.receive(object(), "ping"), seen[-1])[1]
+    compiler = Compiler[str](provider=provider)
+
+    @compiler.step
+    def build(device: str = Depends(_unconfigured_device)) -> str:
+        return device
+
+    return compiler, compiler.compile
+
+
+CONTAINERS = ["service", "consumer", "subscriber", "compiler"]
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_dependency_overrides_is_a_dict(kind: str) -> None:
+    container, _ = _container_with_handler(kind)
+
+    assert isinstance(container.dependency_overrides, dict)
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_dependency_overrides_item_assignment_is_used(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+
+    container.dependency_overrides[_unconfigured_device] = lambda: "cuda"
+
+    assert trigger() == "cuda"
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_override_method_is_used(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+
+    container.override(_unconfigured_device, lambda: "cuda")
+
+    assert trigger() == "cuda"
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_override_changes_take_effect_on_the_next_call(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+
+    container.override(_unconfigured_device, lambda: "cpu")
+    assert trigger() == "cpu"
+    container.dependency_overrides[_unconfigured_device] = lambda: "cuda"
+    assert trigger() == "cuda"
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_deleted_override_restores_the_original(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+    container.override(_unconfigured_device, lambda: "cuda")
+    assert trigger() == "cuda"
+
+    del container.dependency_overrides[_unconfigured_device]
+
+    with pytest.raises(NotImplementedError):
+        trigger()
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_dependency_overrides_can_be_reassigned(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+    container.override(_unconfigured_device, lambda: "cpu")
+    assert trigger() == "cpu"
+
+    container.dependency_overrides = {_unconfigured_device: lambda: "cuda"}
+
+    assert trigger() == "cuda"
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_replacement_parameters_are_resolved(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+
+    def index() -> int:
+        return 1
+
+    def device_from_index(index: int = Depends(index)) -> str:
+        return f"cuda:{index}"
+
+    container.override(_unconfigured_device, device_from_index)
+
+    assert trigger() == "cuda:1"
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_unimplemented_dependency_error_names_it_and_the_fix(kind: str) -> None:
+    _, trigger = _container_with_handler(kind)
+
+    with pytest.raises(
+        NotImplementedError, match=r"(?s)(?=.*_unconfigured_device)(?=.*dependency_overrides)"
+    ):
+        trigger()
+
+
+def test_containers_sharing_a_provider_share_overrides() -> None:
+    provider = Provider()
+    triggers = [_container_with_handler(kind, provider)[1] for kind in CONTAINERS]
+
+    provider.override(_unconfigured_device, lambda: "cuda")
+
+    assert [trigger() for trigger in triggers] == ["cuda"] * len(CONTAINERS)
+
+
+def test_override_through_one_container_reaches_containers_sharing_its_provider() -> None:
+    provider = Provider()
+    service, _ = _container_with_handler("service", provider)
+    _, consume = _container_with_handler("consumer", provider)
+    _, compile_ = _container_with_handler("compiler", provider)
+
+    service.dependency_overrides[_unconfigured_device] = lambda: "mps"
+
+    assert consume() == "mps"
+    assert compile_() == "mps"

@@ -1,0 +1,665 @@
+"""Producer/consumer messaging and ``event`` (DESIGN.md, `services`)."""
+
+import dataclasses
+import inspect
+import logging
+import typing
+from collections.abc import Iterator
+from typing import Any, Optional, Union
+
+import pytest
+
+from tests import _future_handlers
+from torchsystem.services import Consumer, Depends, Producer, event
+
+
+@event
+class Trained:
+    loss: float
+
+
+@event
+class Validated:
+    loss: float
+
+
+class Iterated:
+    pass
+
+
+class Stopped(Trained):
+    pass
+
+
+class Nothing:
+    def __bool__(self) -> bool:
+        return False
+
+
+class Hollow:
+    def __len__(self) -> int:
+        return 0
+
+
+def _wired(*consumers: Consumer) -> Producer:
+    producer = Producer()
+    producer.register(*consumers)
+    return producer
+
+
+# --- event ------------------------------------------------------------------------------
+
+
+def test_event_makes_a_dataclass() -> None:
+    @event
+    class Evaluated:
+        model: str
+        accuracy: float
+
+    evaluated = Evaluated("mlp", 0.9)
+
+    assert dataclasses.is_dataclass(Evaluated)
+    assert [f.name for f in dataclasses.fields(Evaluated)] == ["model", "accuracy"]
+    assert evaluated == Evaluated(model="mlp", accuracy=0.9)
+    assert evaluated.accuracy == 0.9
+
+
+def test_event_returns_the_decorated_class() -> None:
+    @event
+    class Evaluated:
+        accuracy: float
+
+    assert Evaluated.__name__ == "Evaluated"
+    assert isinstance(Evaluated(1.0), Evaluated)
+
+
+# --- registration and routing -----------------------------------------------------------------
+
+
+def test_handler_receives_events_of_its_annotated_class() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        received.append(event)
+
+    trained = Trained(0.5)
+    _wired(consumer).dispatch(trained)
+
+    assert received == [trained]
+    assert received[0] is trained
+
+
+def test_handler_does_not_receive_other_event_classes() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        received.append(event)
+
+    _wired(consumer).dispatch(Validated(0.5))
+
+    assert received == []
+
+
+def test_consume_delivers_directly() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        received.append(event)
+
+    consumer.consume(Trained(0.5))
+
+    assert received == [Trained(0.5)]
+
+
+def test_pipe_union_registers_the_handler_for_each_class() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_metrics(event: Trained | Validated) -> None:
+        received.append(event)
+
+    producer = _wired(consumer)
+    producer.dispatch(Trained(1.0))
+    producer.dispatch(Validated(2.0))
+    producer.dispatch(Iterated())
+
+    assert received == [Trained(1.0), Validated(2.0)]
+
+
+def test_typing_union_registers_the_handler_for_each_class() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_metrics(event: Union[Trained, Validated]) -> None:  # noqa: UP007
+        received.append(event)
+
+    producer = _wired(consumer)
+    producer.dispatch(Trained(1.0))
+    producer.dispatch(Validated(2.0))
+
+    assert received == [Trained(1.0), Validated(2.0)]
+
+
+def test_optional_registers_the_class_and_ignores_none() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Optional[Trained]) -> None:  # noqa: UP045
+        received.append(event)
+
+    producer = _wired(consumer)
+    producer.dispatch(None)
+    producer.dispatch(Trained(1.0))
+
+    assert received == [Trained(1.0)]
+
+
+def test_pipe_none_union_ignores_none() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained | None) -> None:
+        received.append(event)
+
+    producer = _wired(consumer)
+    producer.dispatch(None)
+    producer.dispatch(Trained(1.0))
+
+    assert received == [Trained(1.0)]
+
+
+def test_handler_union_is_called_once_per_event() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_any(event: Trained | Stopped) -> None:
+        received.append(event)
+
+    _wired(consumer).dispatch(Stopped(0.1))
+
+    assert received == [Stopped(0.1)]
+
+
+def test_routing_is_by_class_object_not_by_name() -> None:
+    def make_event_class() -> type:
+        @event
+        class Trained:
+            loss: float
+
+        return Trained
+
+    first, second = make_event_class(), make_event_class()
+    received: list[str] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_first(event: first) -> None:  # type: ignore[valid-type]
+        received.append("first")
+
+    @consumer.handler
+    def on_second(event: second) -> None:  # type: ignore[valid-type]
+        received.append("second")
+
+    producer = _wired(consumer)
+    producer.dispatch(second(1.0))
+    producer.dispatch(first(1.0))
+
+    assert first.__name__ == second.__name__
+    assert received == ["second", "first"]
+
+
+def test_class_with_same_name_in_another_module_is_a_different_event() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_local_trained(event: Trained) -> None:
+        received.append(event)
+
+    _wired(consumer).dispatch(_future_handlers.Trained(1.0))
+
+    assert received == []
+
+
+def test_handler_for_a_base_class_receives_subclass_events() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        received.append(event)
+
+    stopped = Stopped(0.1)
+    _wired(consumer).dispatch(stopped)
+
+    assert received == [stopped]
+
+
+def test_handler_for_object_receives_every_event() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_anything(event: object) -> None:
+        received.append(event)
+
+    producer = _wired(consumer)
+    producer.dispatch(Trained(1.0))
+    producer.dispatch(Iterated)
+
+    assert received == [Trained(1.0), Iterated]
+
+
+def test_handler_without_annotation_is_rejected_at_registration() -> None:
+    consumer = Consumer()
+
+    def on_event(event):  # type: ignore[no-untyped-def]
+        pass
+
+    with pytest.raises(TypeError, match="on_event"):
+        consumer.handler(on_event)
+
+
+def test_handler_without_parameters_is_rejected_at_registration() -> None:
+    consumer = Consumer()
+
+    def on_nothing() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="on_nothing"):
+        consumer.handler(on_nothing)
+
+
+def test_handler_with_unresolvable_annotation_is_rejected_at_registration() -> None:
+    consumer = Consumer()
+
+    def on_event(event: "UndefinedEvent") -> None:  # type: ignore[name-defined]  # noqa: F821
+        pass
+
+    with pytest.raises(TypeError, match="on_event"):
+        consumer.handler(on_event)
+
+
+def test_future_annotations_union_handler_is_registered_for_each_class() -> None:
+    received: list[Any] = []
+    consumer = _future_handlers.make_consumer(received)
+    consumer.override(_future_handlers.device, lambda: "cpu")
+    producer = _wired(consumer)
+
+    producer.dispatch(_future_handlers.Trained(1.0))
+    producer.dispatch(_future_handlers.Validated(2.0))
+    producer.dispatch(Trained(3.0))
+
+    assert received == [
+        (_future_handlers.Trained(1.0), "cpu"),
+        (_future_handlers.Validated(2.0), "cpu"),
+    ]
+
+
+def test_future_annotations_handler_of_a_local_class_is_registered() -> None:
+    received: list[Any] = []
+    consumer, evaluated_class = _future_handlers.make_consumer_of_local_class(received)
+    evaluated = evaluated_class()
+
+    _wired(consumer).dispatch(evaluated)
+    _wired(consumer).dispatch(None)
+
+    assert received == [evaluated]
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def test_falsy_event_is_delivered() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_nothing(event: Nothing) -> None:
+        received.append(event)
+
+    nothing = Nothing()
+    _wired(consumer).dispatch(nothing)
+
+    assert received == [nothing]
+
+
+def test_event_of_length_zero_is_delivered() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_hollow(event: Hollow) -> None:
+        received.append(event)
+
+    hollow = Hollow()
+    consumer.consume(hollow)
+
+    assert received == [hollow]
+
+
+def test_falsy_builtin_event_is_delivered() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_int(event: int) -> None:
+        received.append(event)
+
+    _wired(consumer).dispatch(0)
+
+    assert received == [0]
+
+
+def test_delivery_is_synchronous() -> None:
+    log: list[str] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        log.append("handled")
+
+    _wired(consumer).dispatch(Trained(1.0))
+    log.append("dispatch returned")
+
+    assert log == ["handled", "dispatch returned"]
+
+
+def test_delivery_follows_registration_order_across_consumers() -> None:
+    order: list[str] = []
+    first, second = Consumer(), Consumer()
+
+    @second.handler
+    def second_a(event: Trained) -> None:
+        order.append("second.a")
+
+    @first.handler
+    def first_a(event: Trained) -> None:
+        order.append("first.a")
+
+    @first.handler
+    def first_b(event: Trained) -> None:
+        order.append("first.b")
+
+    @second.handler
+    def second_b(event: Trained) -> None:
+        order.append("second.b")
+
+    _wired(first, second).dispatch(Trained(1.0))
+
+    assert order == ["first.a", "first.b", "second.a", "second.b"]
+
+
+def test_delivery_follows_registration_order_between_base_and_subclass_handlers() -> None:
+    order: list[str] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_stopped(event: Stopped) -> None:
+        order.append("stopped")
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        order.append("trained")
+
+    _wired(consumer).dispatch(Stopped(0.1))
+
+    assert order == ["stopped", "trained"]
+
+
+def test_consumers_registered_separately_are_delivered_in_registration_order() -> None:
+    order: list[str] = []
+    first, second = Consumer(), Consumer()
+
+    @first.handler
+    def on_first(event: Trained) -> None:
+        order.append("first")
+
+    @second.handler
+    def on_second(event: Trained) -> None:
+        order.append("second")
+
+    producer = Producer()
+    producer.register(second)
+    producer.register(first)
+    producer.dispatch(Trained(1.0))
+
+    assert order == ["second", "first"]
+
+
+def test_handler_added_after_a_dispatch_receives_later_events() -> None:
+    received: list[str] = []
+    consumer = Consumer()
+    producer = _wired(consumer)
+    producer.dispatch(Trained(1.0))
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        received.append("late")
+
+    producer.dispatch(Trained(2.0))
+
+    assert received == ["late"]
+
+
+def test_consumer_registered_after_a_dispatch_receives_later_events() -> None:
+    received: list[str] = []
+    producer = Producer()
+    producer.dispatch(Trained(1.0))
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        received.append("received")
+
+    producer.register(consumer)
+    producer.dispatch(Trained(2.0))
+
+    assert received == ["received"]
+
+
+def test_handler_exception_propagates_to_the_dispatcher_by_default() -> None:
+    error = ValueError("bad metric")
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None:
+        raise error
+
+    with pytest.raises(ValueError, match="bad metric") as excinfo:
+        _wired(consumer).dispatch(Trained(1.0))
+    assert excinfo.value is error
+
+
+def test_stop_iteration_propagates_to_the_dispatcher_by_default() -> None:
+    consumer = Consumer()
+
+    def writer() -> Iterator[str]:
+        yield "writer"
+
+    @consumer.handler
+    def on_trained(event: Trained, writer: str = Depends(writer)) -> None:
+        raise StopIteration
+
+    with pytest.raises(StopIteration):
+        _wired(consumer).dispatch(Trained(1.0))
+
+
+def test_handler_exception_stops_later_handlers_by_default() -> None:
+    order: list[str] = []
+    consumer = Consumer()
+
+    @consumer.handler
+    def failing(event: Trained) -> None:
+        raise ValueError("bad metric")
+
+    @consumer.handler
+    def later(event: Trained) -> None:
+        order.append("later")
+
+    with pytest.raises(ValueError, match="bad metric"):
+        _wired(consumer).dispatch(Trained(1.0))
+    assert order == []
+
+
+def test_isolated_consumer_logs_the_failing_handler_by_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    consumer = Consumer(isolate=True)
+
+    @consumer.handler
+    def write_to_flaky_sink(event: Trained) -> None:
+        raise OSError("sink unavailable")
+
+    with caplog.at_level(logging.ERROR):
+        _wired(consumer).dispatch(Trained(1.0))
+
+    assert "write_to_flaky_sink" in caplog.text
+
+
+def test_isolated_consumer_keeps_delivering_after_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    order: list[str] = []
+    isolated, other = Consumer(isolate=True), Consumer()
+
+    @isolated.handler
+    def write_to_flaky_sink(event: Trained) -> None:
+        raise OSError("sink unavailable")
+
+    @isolated.handler
+    def write_to_healthy_sink(event: Trained) -> None:
+        order.append("healthy sink")
+
+    @other.handler
+    def on_trained(event: Trained) -> None:
+        order.append("other consumer")
+
+    with caplog.at_level(logging.ERROR):
+        _wired(isolated, other).dispatch(Trained(1.0))
+
+    assert order == ["healthy sink", "other consumer"]
+
+
+# --- injection --------------------------------------------------------------------------------
+
+
+def test_handler_dependencies_are_injected() -> None:
+    received: list[str] = []
+    consumer = Consumer()
+
+    def writer() -> str:
+        return "writer"
+
+    @consumer.handler
+    def on_trained(event: Trained, writer: str = Depends(writer)) -> None:
+        received.append(f"{writer} <- {event.loss}")
+
+    _wired(consumer).dispatch(Trained(0.5))
+
+    assert received == ["writer <- 0.5"]
+
+
+def test_dependency_overrides_item_assignment_is_used() -> None:
+    received: list[str] = []
+    consumer = Consumer()
+
+    def writer() -> str:
+        raise NotImplementedError
+
+    @consumer.handler
+    def on_trained(event: Trained, writer: str = Depends(writer)) -> None:
+        received.append(writer)
+
+    consumer.dependency_overrides[writer] = lambda: "tensorboard"
+    _wired(consumer).dispatch(Trained(0.5))
+
+    assert received == ["tensorboard"]
+
+
+def test_override_method_is_used() -> None:
+    received: list[str] = []
+    consumer = Consumer()
+
+    def writer() -> str:
+        raise NotImplementedError
+
+    @consumer.handler
+    def on_trained(event: Trained, writer: str = Depends(writer)) -> None:
+        received.append(writer)
+
+    consumer.override(writer, lambda: "tensorboard")
+    _wired(consumer).dispatch(Trained(0.5))
+
+    assert received == ["tensorboard"]
+
+
+def test_generator_dependency_is_cleaned_up_after_each_delivery() -> None:
+    log: list[str] = []
+    consumer = Consumer()
+
+    def writer() -> str:
+        raise NotImplementedError
+
+    def summary_writer() -> Iterator[str]:
+        log.append("open")
+        yield "writer"
+        log.append("close")
+
+    @consumer.handler
+    def on_trained(event: Trained, writer: str = Depends(writer)) -> None:
+        log.append(f"write {event.loss}")
+
+    consumer.dependency_overrides[writer] = summary_writer
+    producer = _wired(consumer)
+    producer.dispatch(Trained(1.0))
+    producer.dispatch(Trained(2.0))
+
+    assert log == ["open", "write 1.0", "close", "open", "write 2.0", "close"]
+
+
+def test_decorated_handler_stays_directly_callable() -> None:
+    consumer = Consumer()
+
+    def writer() -> str:
+        return "writer"
+
+    @consumer.handler
+    def on_trained(event: Trained, writer: str = Depends(writer)) -> str:
+        return f"{writer} <- {event.loss}"
+
+    assert on_trained(Trained(0.5)) == "writer <- 0.5"
+
+
+def test_dispatch_does_not_inspect_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    def writer() -> str:
+        return "writer"
+
+    @consumer.handler
+    def on_metrics(event: Trained | Validated, writer: str = Depends(writer)) -> None:
+        received.append((event, writer))
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("signatures must not be inspected per event")
+
+    producer = _wired(consumer)
+    monkeypatch.setattr(inspect, "signature", refuse)
+    monkeypatch.setattr(typing, "get_type_hints", refuse)
+    producer.dispatch(Trained(1.0))
+    producer.dispatch(Validated(2.0))
+
+    assert received == [(Trained(1.0), "writer"), (Validated(2.0), "writer")]
