@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from torchsystem._injection.plan import Analyses
+from torchsystem._watched import WatchedDict
 
 __all__ = ["Overrides", "Provider"]
 
@@ -17,11 +18,12 @@ class _Watcher(Protocol):
     def invalidate(self) -> None: ...
 
 
-class Overrides(dict[Override, Override]):
+class Overrides(WatchedDict[Override, Override]):
     """A dict (original dependency -> replacement) that tells its watchers when it changes.
 
     Injected functions compile their resolution code against the overrides in force; any
     change here marks them stale, so the next call recompiles. Nothing is checked per call.
+    A replacement's signature is read when it is set (``on_set``), never at a call.
     """
 
     __slots__ = ("_on_set", "_watchers")
@@ -40,66 +42,28 @@ class Overrides(dict[Override, Override]):
         """Call ``watcher.invalidate()`` whenever the overrides change."""
         self._watchers.add(watcher)
 
-    def _changed(self) -> None:
-        for watcher in list(self._watchers):
-            watcher.invalidate()
-
-    def __setitem__(self, key: Override, value: Override) -> None:
+    def _check(self, key: Override, value: Override) -> None:
         if not callable(value):
             raise TypeError(
                 f"override for {getattr(key, '__qualname__', key)!r} must be callable, "
                 f"got {value!r}"
             )
         if self._on_set is not None:
-            self._on_set(value)  # read the replacement's signature now, not at the next call
-        super().__setitem__(key, value)
-        self._changed()
+            self._on_set(value)
 
-    def __delitem__(self, key: Override) -> None:
-        super().__delitem__(key)
-        self._changed()
-
-    def __ior__(self, other: Any) -> Overrides:  # type: ignore[override,misc]
-        self.update(other)
-        return self
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def setdefault(self, key: Override, default: Override | None = None) -> Override:
-        if key not in self:
-            if default is None:
-                raise TypeError("setdefault on dependency overrides needs a replacement")
-            self[key] = default
-        return self[key]
-
-    def pop(self, key: Override, *default: Any) -> Any:
-        value = super().pop(key, *default)
-        self._changed()
-        return value
-
-    def popitem(self) -> tuple[Override, Override]:
-        item = super().popitem()
-        self._changed()
-        return item
-
-    def clear(self) -> None:
-        super().clear()
-        self._changed()
+    def _changed(self) -> None:
+        for watcher in list(self._watchers):
+            watcher.invalidate()
 
     def replace(
         self, items: Iterable[tuple[Override, Override]] | Mapping[Override, Override]
     ) -> None:
         """Replace every override at once (used when a new dict is assigned)."""
         pairs = dict(items)
-        for value in pairs.values():
-            if not callable(value):
-                raise TypeError(f"override must be callable, got {value!r}")
-            if self._on_set is not None:
-                self._on_set(value)
-        super().clear()
-        super().update(pairs)
+        for key, value in pairs.items():
+            self._check(key, value)
+        dict.clear(self)
+        dict.update(self, pairs)
         self._changed()
 
 

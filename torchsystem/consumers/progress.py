@@ -13,12 +13,23 @@ from torchsystem.training.events import Stepped
 __all__ = ["ProgressBar"]
 
 
+class _Bar:
+    """One tqdm bar and the steps not drawn yet (tqdm is told at most once per interval)."""
+
+    __slots__ = ("bar", "due", "epoch", "pending")
+
+    def __init__(self, bar: Any, epoch: int) -> None:
+        self.bar, self.epoch, self.pending, self.due = bar, epoch, 0, 0.0
+
+
 class ProgressBar(Consumer):
     """Show per-step progress of each phase with tqdm; the loss is read at refreshes only.
 
     Quiet when ``file`` (default ``sys.stderr``) is not a terminal, unless ``enable`` is
-    given: then no handler runs per step at all. A bar closes with the phase's metrics
-    when the phase's metrics event arrives.
+    given: then no handler runs per step at all. Steps are counted here and handed to
+    tqdm at most every ``interval`` seconds, where the batch loss is read (one host
+    synchronisation per refresh, none per step). One bar per phase is reused from epoch
+    to epoch and cleared when the phase ends (``leave=True`` keeps each finished bar).
 
     Example:
         >>> bar = ProgressBar()  # quiet here: doctest output is not a terminal
@@ -46,41 +57,60 @@ class ProgressBar(Consumer):
         self.file = sys.stderr if file is None else file
         isatty = getattr(self.file, "isatty", None)
         self.enabled = bool(isatty()) if enable is None and callable(isatty) else bool(enable)
-        self.interval = interval
-        self.leave = leave
-        self._bars: dict[tuple[int, str, int], Any] = {}
-        self._next_postfix = 0.0
+        self.interval, self.leave = interval, leave
+        self._bars: dict[tuple[int, str], _Bar] = {}
         if self.enabled:
             self.register(Stepped, self.advance)
             self.register(object, self.finish)
 
     def advance(self, event: Stepped) -> None:
-        """Move the phase's bar one step; show the loss when the interval has passed."""
-        key = (id(event.model), event.phase, event.epoch)
-        bar = self._bars.get(key)
-        if bar is None:
-            bar = self._bars[key] = self._tqdm(
-                total=event.total, desc=f"epoch {event.epoch} {event.phase}", file=self.file,
-                leave=self.leave, mininterval=self.interval, dynamic_ncols=True,
-            )
-        bar.update(1)
+        """Count one step; draw the bar (with the loss) when the interval has passed."""
+        state = self._bars.get((id(event.model), event.phase))
+        if state is None or state.epoch != event.epoch:
+            state = self._start(event, state)
+        state.pending += 1
         now = time.monotonic()
-        if now >= self._next_postfix:
-            self._next_postfix = now + self.interval
-            bar.set_postfix(loss=f"{float(event.loss):.4f}", refresh=False)
+        if now >= state.due:
+            state.due = now + self.interval
+            state.bar.set_postfix(loss=f"{float(event.loss):.4f}", refresh=False)
+            state.bar.update(state.pending)
+            state.pending = 0
+
+    def _start(self, event: Stepped, state: _Bar | None) -> _Bar:
+        description = f"epoch {event.epoch} {event.phase}"
+        if state is None or self.leave:
+            bar = self._tqdm(
+                total=event.total, desc=description, file=self.file, leave=self.leave,
+                mininterval=0, miniters=0, dynamic_ncols=True,  # throttled here instead
+            )
+            state = self._bars[(id(event.model), event.phase)] = _Bar(bar, event.epoch)
+        else:
+            state.bar.set_description(description, refresh=False)
+            state.bar.reset(total=event.total)  # draws the bar with its new description
+            state.epoch, state.pending, state.due = event.epoch, 0, 0.0
+        return state
 
     def finish(self, event: object) -> None:
-        """Close the bar of the phase a metrics event reports on."""
+        """End the bar of the phase a metrics event reports on, with its metrics."""
         report = report_of(event)
         if report is None:
             return
-        bar = self._bars.pop((id(report.model), report.phase, report.epoch), None)
-        if bar is not None:
-            bar.set_postfix({name: f"{value:.4f}" for name, value in report.metrics}, refresh=False)
+        state = self._bars.get((id(report.model), report.phase))
+        if state is None or state.epoch != report.epoch:
+            return
+        bar = state.bar
+        bar.update(state.pending)
+        state.pending = 0
+        bar.set_postfix({name: f"{value:.4f}" for name, value in report.metrics}, refresh=False)
+        if self.leave:
             bar.close()
+            del self._bars[(id(report.model), report.phase)]
+        else:
+            bar.clear()
 
     def close(self) -> None:
-        """Close any bar still open."""
-        for bar in self._bars.values():
-            bar.close()
+        """Close every bar (drawing the steps not drawn yet)."""
+        for state in self._bars.values():
+            state.bar.update(state.pending)
+            state.bar.close()
         self._bars.clear()

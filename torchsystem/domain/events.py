@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import copy
-import inspect
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn, Union
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
+
+from torchsystem.domain.handlers import Handler, Handlers, HandlerSpec, takes_event
 
 __all__ = ["Event", "Events", "Handlers"]
 
-Handler = Callable[..., Any]
-HandlerSpec = Union[Handler, Sequence[Handler]]  # noqa: UP007 - a runtime alias on 3.10
 Deliver = Callable[[Any], Any]
 
 
@@ -23,93 +22,6 @@ class Event:
         ...     def __init__(self, accuracy: float) -> None:
         ...         self.accuracy = accuracy
     """
-
-
-def _takes_event(handler: Handler) -> bool:
-    """Whether ``handler`` is called with the event (one parameter) or without (none).
-
-    Raises:
-        TypeError: the handler needs more than one argument.
-    """
-    try:
-        parameters = inspect.signature(handler).parameters.values()
-    except (TypeError, ValueError):
-        return True  # builtins without a signature: pass the event
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    required = [p for p in parameters if p.default is p.empty and p.kind not in variadic]
-    if len(required) > 1 or any(p.kind is p.KEYWORD_ONLY for p in required):
-        names = ", ".join(p.name for p in required)
-        raise TypeError(
-            f"event handler {getattr(handler, '__qualname__', handler)!r} requires ({names}); "
-            "a handler takes the event as its only parameter, or no parameters at all"
-        )
-    return bool(positional) or any(p.kind is p.VAR_POSITIONAL for p in parameters)
-
-
-def _inspect_handlers(key: Any, value: Any) -> list[tuple[Handler, bool]]:
-    """Check ``value`` (a handler or a list of them) once; say which take the event."""
-    if not isinstance(key, type):
-        raise TypeError(f"event handlers are keyed by class, got {key!r}")
-    handlers = value if isinstance(value, (list, tuple)) else [value]
-    checked = []
-    for handler in handlers:
-        if not callable(handler):
-            raise TypeError(f"handler for {key.__qualname__} is not callable: {handler!r}")
-        checked.append((handler, _takes_event(handler)))
-    return checked
-
-
-class Handlers(dict[type, HandlerSpec]):
-    """``type -> handler or list of handlers``; each handler is checked when set."""
-
-    __slots__ = ("_events",)
-
-    def __init__(self, events: Events, initial: Mapping[type, HandlerSpec] | None = None) -> None:
-        super().__init__()
-        self._events = events
-        for key, value in (initial or {}).items():
-            self[key] = value
-
-    def __setitem__(self, key: type, value: HandlerSpec) -> None:
-        checked = _inspect_handlers(key, value)
-        super().__setitem__(key, value)
-        self._events._learn(checked)
-        self._events._forget_routes()
-
-    def __delitem__(self, key: type) -> None:
-        super().__delitem__(key)
-        self._events._forget_routes()
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def __ior__(self, other: Any) -> Handlers:  # type: ignore[override,misc]
-        self.update(other)
-        return self
-
-    def setdefault(self, key: type, default: HandlerSpec | None = None) -> HandlerSpec:
-        if key not in self:
-            self[key] = [] if default is None else default
-        return self[key]
-
-    def pop(self, key: type, *default: Any) -> Any:
-        value = super().pop(key, *default)
-        self._events._forget_routes()
-        return value
-
-    def popitem(self) -> tuple[type, HandlerSpec]:
-        item = super().popitem()
-        self._events._forget_routes()
-        return item
-
-    def clear(self) -> None:
-        super().clear()
-        self._events._forget_routes()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (dict(self),))  # a copy on its own is a plain dict
 
 
 def _restore(handlers: dict[type, HandlerSpec], queued: list[Any]) -> Events:
@@ -221,12 +133,12 @@ class Events:
         try:
             return self._arity[handler]
         except KeyError:
-            takes = self._arity[handler] = _takes_event(handler)
+            takes = self._arity[handler] = takes_event(handler)
             return takes
         except TypeError:
             known = self._unhashable.get(id(handler))
             if known is None or known[0] is not handler:
-                known = self._unhashable[id(handler)] = (handler, _takes_event(handler))
+                known = self._unhashable[id(handler)] = (handler, takes_event(handler))
             return known[1]
 
     def _forget_routes(self) -> None:

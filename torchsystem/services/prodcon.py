@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from torchsystem._container import Container
 from torchsystem._inspect import event_classes, qualified_name, type_hints
 from torchsystem.depends import Depends, Provider, inject
 from torchsystem.services._delivery import Listeners, isolated, reject_async
-
-if sys.version_info >= (3, 11):
-    from typing import dataclass_transform
-else:  # Python 3.10
-    from typing_extensions import dataclass_transform
+from torchsystem.services._event import event
 
 __all__ = ["Consumer", "Depends", "Producer", "event"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-C = TypeVar("C", bound=type)
 Routes = tuple[Callable[[Any], Any], ...]
 
 
@@ -198,31 +191,3 @@ class Producer:
 
     def __repr__(self) -> str:
         return f"Producer(consumers={self._consumers!r})"
-
-
-@overload
-def event(cls: C, /) -> C: ...
-
-
-@overload
-def event(*, slots: bool = True, frozen: bool = False) -> Callable[[C], C]: ...
-
-
-@dataclass_transform()
-def event(cls: Any = None, /, *, slots: bool = True, frozen: bool = False) -> Any:
-    """Make ``cls`` a dataclass (with ``__slots__`` by default): the shape of an event.
-
-    Example:
-        >>> @event
-        ... class Trained:
-        ...     epoch: int
-        ...     loss: float
-        >>> Trained(1, 0.5)
-        Trained(epoch=1, loss=0.5)
-    """
-
-    def build(target: C) -> C:
-        made: Any = dataclass(slots=slots, frozen=frozen)(target)
-        return made  # type: ignore[no-any-return]
-
-    return build if cls is None else build(cls)

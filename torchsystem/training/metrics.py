@@ -53,9 +53,12 @@ class Mean:
         """
         if not self._values:
             raise ValueError("Mean.compute() before any update(); no batch was seen")
-        values = torch.stack([v.reshape(()) for v in self._values]).float()
-        weights = torch.tensor(self._weights, dtype=values.dtype, device=values.device)
-        return (values * weights).sum() / weights.sum()
+        values = self._values
+        if any(value.ndim for value in values):
+            values = [value.reshape(()) for value in values]
+        stacked = torch.stack(values).float()
+        weights = torch.tensor(self._weights, dtype=stacked.dtype, device=stacked.device)
+        return (stacked * weights).sum() / weights.sum()
 
     def reset(self) -> None:
         """Forget everything recorded."""
@@ -67,7 +70,8 @@ class Accuracy:
     """Fraction of predictions equal to the target.
 
     ``prediction`` holds class indices, or scores with one more dimension than the
-    target (the last one is reduced with ``argmax``).
+    target (the last one is reduced with ``argmax``). Batches are kept (on their device)
+    and compared ``chunk`` batches at a time, so a step costs no tensor operation.
 
     Example:
         >>> accuracy = Accuracy()
@@ -76,16 +80,31 @@ class Accuracy:
         0.6667
     """
 
-    def __init__(self) -> None:
+    def __init__(self, chunk: int = 64) -> None:
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1 batch, got {chunk}")
+        self.chunk = chunk
+        self._predictions: list[Tensor] = []
+        self._targets: list[Tensor] = []
         self._correct: list[Tensor] = []
         self._count = 0
 
     def update(self, prediction: Tensor, target: Tensor) -> None:
-        """Count the correct predictions of one batch, on the device."""
+        """Keep one batch; compare the kept ones when ``chunk`` of them are waiting."""
+        self._predictions.append(prediction.detach() if prediction.requires_grad else prediction)
+        self._targets.append(target)
+        self._count += target.numel()
+        if len(self._predictions) >= self.chunk:
+            self._compare()
+
+    def _compare(self) -> None:
+        prediction = torch.cat(self._predictions)
+        target = torch.cat(self._targets)
         if prediction.ndim == target.ndim + 1:
             prediction = prediction.argmax(dim=-1)
         self._correct.append((prediction == target).sum())
-        self._count += target.numel()
+        self._predictions.clear()
+        self._targets.clear()
 
     def compute(self) -> Tensor:
         """Correct predictions / predictions so far.
@@ -95,9 +114,13 @@ class Accuracy:
         """
         if not self._count:
             raise ValueError("Accuracy.compute() before any update(); no batch was seen")
+        if self._predictions:
+            self._compare()
         return torch.stack(self._correct).sum() / self._count
 
     def reset(self) -> None:
         """Forget everything recorded."""
+        self._predictions.clear()
+        self._targets.clear()
         self._correct.clear()
         self._count = 0

@@ -30,6 +30,15 @@ def _model_device(model: Any) -> torch.device:
     return torch.device("cpu") if parameter is None else parameter.device
 
 
+def _concrete(device: Any) -> torch.device:
+    """``'cuda'`` -> ``cuda:<current>``, so it compares equal to a tensor's device."""
+    chosen = torch.device(device)
+    index: int | None = chosen.index  # None for a bare "cuda"
+    if chosen.type == "cuda" and index is None and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return chosen
+
+
 def _running(model: Any) -> int:
     """The number of the epoch in progress, from 1: ``model.epoch`` counts finished ones."""
     return int(getattr(model, "epoch", 0)) + 1
@@ -179,13 +188,15 @@ class Training(Service):
         step: Any,
     ) -> tuple[Metric, ...]:
         chosen = self.metrics if metrics is None else metrics
-        target_device = _model_device(model) if device is None else torch.device(device)
+        target_device = _model_device(model) if device is None else _concrete(device)
         loss_mean, meters = Mean(), list(chosen.values())
         epoch, total, dispatch = _running(model), _length(loader), self.producer.dispatch
         index = 0
         for index, (inputs, target) in enumerate(loader, start=1):
-            inputs = inputs.to(target_device, non_blocking=True)
-            target = target.to(target_device, non_blocking=True)
+            if getattr(inputs, "device", None) != target_device:
+                inputs = inputs.to(target_device, non_blocking=True)
+            if getattr(target, "device", None) != target_device:
+                target = target.to(target_device, non_blocking=True)
             output = step(inputs, target)
             prediction, loss = output if isinstance(output, tuple) else (None, output)
             loss = loss.detach()  # consumers may keep it; the graph must not live on
