@@ -9,8 +9,10 @@ shuffle, so their final weights must equal the raw loop's (checked and printed).
 Each (variant, batch size) runs ``--reps`` times, interleaved (the order rotates every
 repetition), at ``--short`` and ``--epochs`` epochs. Reported per epoch:
 steady = median over repetitions of (t_long - t_short) / (epochs - short), i.e. without
-set-up; ``x raw`` = steady / raw's steady. Framework output (progress bars, banners) goes
-to a log file, as it would on a cluster; files go to a temporary directory.
+set-up; ``x raw`` = median over repetitions of steady / raw's steady in the same
+repetition (slow drift of the machine cancels). The process is pinned to one CPU.
+Framework output (progress bars, banners) goes to a log file, as it would on a cluster;
+files go to a temporary directory.
 
 Targets (issue "Batteries"), checked on ``x raw``: the ready service with the same
 DataLoader and no consumers <= 1.03; with progress bar, TensorBoard, early stopping and
@@ -335,15 +337,20 @@ def measure(names: list[str], data: Any, batches: list[int], args: argparse.Name
                     taken, _ = timed(VARIANTS[name], data, batch, epochs, log)
                     times.setdefault((name, batch, epochs), []).append(taken)
         print(f"  repetition {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
+    span = args.epochs - args.short
     summary = {}
-    for name in names:
-        for batch in batches:
+    for batch in batches:
+        raw = [(a - b) / span for a, b in zip(times[("raw", batch, args.epochs)],
+                                              times[("raw", batch, args.short)], strict=True)]
+        raw_long = times[("raw", batch, args.epochs)]
+        for name in names:
             longs, shorts = times[(name, batch, args.epochs)], times[(name, batch, args.short)]
-            span = args.epochs - args.short
             slopes = [(a - b) / span for a, b in zip(longs, shorts, strict=True)]
             summary[(name, batch)] = {
                 "steady": statistics.median(slopes),
-                "e2e": statistics.median(longs) / args.epochs,
+                # ratios of runs made in the same repetition, so slow drift cancels out
+                "ratio": statistics.median(s / r for s, r in zip(slopes, raw, strict=True)),
+                "e2e": statistics.median(a / r for a, r in zip(longs, raw_long, strict=True)),
             }
     return summary
 
@@ -358,8 +365,8 @@ def report(summary: dict[tuple[str, int], dict[str, float]], names: list[str],
         raw = summary[("raw", batch)]
         for name in names:
             row = summary[(name, batch)]
-            ratio = row["steady"] / raw["steady"]
-            extra = (row["steady"] - raw["steady"]) / steps[batch] * 1e6
+            ratio = row["ratio"]
+            extra = (ratio - 1) * raw["steady"] / steps[batch] * 1e6
             limit = VARIANTS[name].limit
             verdict = ""
             if limit is not None:
@@ -367,8 +374,19 @@ def report(summary: dict[tuple[str, int], dict[str, float]], names: list[str],
                 met = met and ok
                 verdict = f"<= {limit:.2f}: {'ok' if ok else 'MISSED'}"
             print(f"| {batch} | {name} | {row['steady']:.4f} | {ratio:.2f} | {extra:+.0f} | "
-                  f"{row['e2e'] / raw['e2e']:.2f} | {verdict} |")
+                  f"{row['e2e']:.2f} | {verdict} |")
     return met
+
+
+def pin(cpu: int | None) -> None:
+    """Run on one CPU, so the scheduler does not move the job around between timings."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    available = sorted(os.sched_getaffinity(0))
+    if cpu is None and len(available) > 1:
+        cpu = available[-1]
+    if cpu is not None and cpu >= 0:
+        os.sched_setaffinity(0, {cpu})
 
 
 def describe_machine() -> str:
@@ -391,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 repetitions of 10 and 2 epochs")
     parser.add_argument("--smoke", action="store_true", help="one tiny repetition; no check")
     parser.add_argument("--no-check", action="store_true", help="report only; exit 0")
+    parser.add_argument("--cpu", type=int, default=None,
+                        help="pin to this CPU (default: the last one; -1: do not pin)")
     args = parser.parse_args(argv)
+    pin(args.cpu)
     if args.quick:
         args.reps, args.epochs, args.short = 3, 10, 2
     if args.smoke:
@@ -409,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = measure(names, data, batches, args, log)
     steps = {b: -(-len(data[0]) // b) for b in batches}
     print(f"\nmedian of {args.reps} interleaved repetitions; s/epoch = ({args.epochs}-epoch run "
-          f"- {args.short}-epoch run) / {args.epochs - args.short}\n")
+          f"- {args.short}-epoch run) / {args.epochs - args.short}; x raw = median of the "
+          "ratios to the raw loop's s/epoch in the same repetition\n")
     met = report(summary, names, batches, steps)
     print()
     for name in names:

@@ -131,7 +131,7 @@ def test_the_loss_is_read_at_most_once_per_interval() -> None:
     for step in range(1, 51):
         bar.consume(Stepped(model, "train", 1, step, 50, loss))
 
-    assert loss.reads == 1
+    assert loss.reads <= 1
 
 
 def test_a_phase_of_unknown_length_still_counts_its_steps() -> None:

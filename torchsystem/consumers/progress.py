@@ -87,7 +87,8 @@ class ProgressBar(Consumer):
         else:
             state.bar.set_description(description, refresh=False)
             state.bar.reset(total=event.total)  # draws the bar with its new description
-            state.epoch, state.pending, state.due = event.epoch, 0, 0.0
+            state.epoch, state.pending = event.epoch, 0
+        state.due = time.monotonic() + self.interval
         return state
 
     def finish(self, event: object) -> None:
@@ -98,15 +99,14 @@ class ProgressBar(Consumer):
         state = self._bars.get((id(report.model), report.phase))
         if state is None or state.epoch != report.epoch:
             return
+        if not self.leave:
+            state.bar.clear()  # the epoch's record is the summary line; the bar is reused
+            return
         bar = state.bar
         bar.update(state.pending)
-        state.pending = 0
         bar.set_postfix({name: f"{value:.4f}" for name, value in report.metrics}, refresh=False)
-        if self.leave:
-            bar.close()
-            del self._bars[(id(report.model), report.phase)]
-        else:
-            bar.clear()
+        bar.close()
+        del self._bars[(id(report.model), report.phase)]
 
     def close(self) -> None:
         """Close every bar (drawing the steps not drawn yet)."""
