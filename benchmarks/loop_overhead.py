@@ -6,11 +6,13 @@ SGD(lr=0.05, momentum=0.9), one thread, fixed seeds, batch 32 and 256. Every var
 a freshly seeded model in place for a number of epochs; DataLoader variants see the same
 shuffle, so their final weights must equal the raw loop's (checked and printed).
 
-Each (variant, batch size) runs ``--reps`` times, interleaved (the order rotates every
-repetition), at ``--short`` and ``--epochs`` epochs. Reported per epoch:
-steady = median over repetitions of (t_long - t_short) / (epochs - short), i.e. without
-set-up; ``x raw`` = median over repetitions of steady / raw's steady in the same
-repetition (slow drift of the machine cancels). The process is pinned to one CPU.
+Each variant runs ``--reps`` times at ``--short`` and ``--epochs`` epochs, each time back
+to back with the raw loop (the order alternates). Reported: s/epoch = median over
+repetitions of (t_long - t_short) / (epochs - short), i.e. without set-up; ``x raw`` =
+median of the ratios of that to the raw loop's, pair by pair (the speed of a shared
+virtual machine drifts, by 2x here, over seconds; a pair sees the same speed). The
+process is pinned to one CPU and, as timeit does, the garbage collector is off while a
+run is timed.
 Framework output (progress bars, banners) goes to a log file, as it would on a cluster;
 files go to a temporary directory.
 
@@ -295,10 +297,14 @@ def timed(chosen: Variant, data: tuple[torch.Tensor, torch.Tensor], batch: int, 
     model, loader = fresh(*data, batch)
     torch.set_num_threads(1)  # also resets what a framework may have changed
     gc.collect()
-    with quiet(log):
-        start = time.perf_counter()
-        chosen.run(model, loader, epochs)
-        taken = time.perf_counter() - start
+    gc.disable()  # a full collection lands at random in some runs, not others (as timeit)
+    try:
+        with quiet(log):
+            start = time.perf_counter()
+            chosen.run(model, loader, epochs)
+            taken = time.perf_counter() - start
+    finally:
+        gc.enable()
     return taken, model
 
 
@@ -326,33 +332,38 @@ def warm_up(names: list[str], data: Any, batches: list[int], log: str) -> list[s
     return usable
 
 
+def measure_pair(name: str, data: Any, batch: int, args: argparse.Namespace, log: str,
+                 flip: bool) -> dict[str, tuple[float, float]]:
+    """Time ``name`` and ``raw`` back to back at both lengths: ``{variant: (long, short)}``."""
+    pair = ["raw", name] if flip else [name, "raw"]
+    taken: dict[tuple[str, int], float] = {}
+    for epochs in (args.short, args.epochs):
+        for member in pair:
+            taken[(member, epochs)] = timed(VARIANTS[member], data, batch, epochs, log)[0]
+    return {m: (taken[(m, args.epochs)], taken[(m, args.short)]) for m in pair}
+
+
 def measure(names: list[str], data: Any, batches: list[int], args: argparse.Namespace,
             log: str) -> dict[tuple[str, int], dict[str, float]]:
-    times: dict[tuple[str, int, int], list[float]] = {}
-    for rep in range(args.reps):
-        order = names[rep % len(names):] + names[: rep % len(names)]
-        for batch in batches:
-            for name in order:
-                for epochs in (args.short, args.epochs):
-                    taken, _ = timed(VARIANTS[name], data, batch, epochs, log)
-                    times.setdefault((name, batch, epochs), []).append(taken)
-        print(f"  repetition {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
+    """Per variant: median s/epoch, and the median ratio to raw timed right beside it.
+
+    This machine's speed can change by 2x for seconds at a time, so each variant is timed
+    back to back with the raw loop (order alternating) and only those pairs are compared.
+    """
     span = args.epochs - args.short
-    summary = {}
-    for batch in batches:
-        raw = [(a - b) / span for a, b in zip(times[("raw", batch, args.epochs)],
-                                              times[("raw", batch, args.short)], strict=True)]
-        raw_long = times[("raw", batch, args.epochs)]
-        for name in names:
-            longs, shorts = times[(name, batch, args.epochs)], times[(name, batch, args.short)]
-            slopes = [(a - b) / span for a, b in zip(longs, shorts, strict=True)]
-            summary[(name, batch)] = {
-                "steady": statistics.median(slopes),
-                # ratios of runs made in the same repetition, so slow drift cancels out
-                "ratio": statistics.median(s / r for s, r in zip(slopes, raw, strict=True)),
-                "e2e": statistics.median(a / r for a, r in zip(longs, raw_long, strict=True)),
-            }
-    return summary
+    rows: dict[tuple[str, int], dict[str, list[float]]] = {}
+    for rep in range(args.reps):
+        for batch in batches:
+            for name in names[1:]:
+                pair = measure_pair(name, data, batch, args, log, flip=rep % 2 == 1)
+                slope = {m: (long - short) / span for m, (long, short) in pair.items()}
+                for member in pair:
+                    row = rows.setdefault((member, batch), {"steady": [], "ratio": [], "e2e": []})
+                    row["steady"].append(slope[member])
+                    row["ratio"].append(slope[member] / slope["raw"])
+                    row["e2e"].append(pair[member][0] / pair["raw"][0])
+        print(f"  repetition {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
+    return {key: {k: statistics.median(v) for k, v in row.items()} for key, row in rows.items()}
 
 
 def report(summary: dict[tuple[str, int], dict[str, float]], names: list[str],
@@ -403,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default="all", help="comma list, or 'all'")
     parser.add_argument("--batch-sizes", default="32,256")
-    parser.add_argument("--epochs", type=int, default=20, help="epochs of the long run")
-    parser.add_argument("--short", type=int, default=4, help="epochs of the short run")
-    parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="3 repetitions of 10 and 2 epochs")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of the long run")
+    parser.add_argument("--short", type=int, default=1, help="epochs of the short run")
+    parser.add_argument("--reps", type=int, default=21)
+    parser.add_argument("--quick", action="store_true", help="7 repetitions")
     parser.add_argument("--smoke", action="store_true", help="one tiny repetition; no check")
     parser.add_argument("--no-check", action="store_true", help="report only; exit 0")
     parser.add_argument("--cpu", type=int, default=None,
@@ -414,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     pin(args.cpu)
     if args.quick:
-        args.reps, args.epochs, args.short = 3, 10, 2
+        args.reps = 7
     if args.smoke:
         args.reps, args.epochs, args.short, args.no_check = 1, 2, 1, True
     names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
@@ -429,9 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     names = warm_up(names, data, batches, log)
     summary = measure(names, data, batches, args, log)
     steps = {b: -(-len(data[0]) // b) for b in batches}
-    print(f"\nmedian of {args.reps} interleaved repetitions; s/epoch = ({args.epochs}-epoch run "
-          f"- {args.short}-epoch run) / {args.epochs - args.short}; x raw = median of the "
-          "ratios to the raw loop's s/epoch in the same repetition\n")
+    print(f"\nmedian of {args.reps} repetitions; s/epoch = ({args.epochs}-epoch run - "
+          f"{args.short}-epoch run) / {args.epochs - args.short}; x raw = median ratio to the "
+          "raw loop timed right beside it\n")
     met = report(summary, names, batches, steps)
     print()
     for name in names:
