@@ -49,7 +49,7 @@ def test_smoke_run_prints_the_table(bench, capsys):
 
 
 def test_targets_are_checked(bench, capsys):
-    summary = {("raw", 32): {"steady": 1.0, "ratio": 1.0, "e2e": 1.0},
-               ("torchsystem", 32): {"steady": 1.2, "ratio": 1.2, "e2e": 1.2}}
+    summary = {("raw", 32): {"steady": 1.0, "ratio": 1.0, "paired": 1.0, "e2e": 1.0},
+               ("torchsystem", 32): {"steady": 1.2, "ratio": 1.2, "paired": 1.2, "e2e": 1.2}}
     assert bench.report(summary, ["raw", "torchsystem"], [32], {32: 57}) is False
     assert "MISSED" in capsys.readouterr().out

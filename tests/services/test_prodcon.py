@@ -663,3 +663,18 @@ def test_dispatch_does_not_inspect_signatures(monkeypatch: pytest.MonkeyPatch) -
     producer.dispatch(Validated(2.0))
 
     assert received == [(Trained(1.0), "writer"), (Validated(2.0), "writer")]
+
+
+def test_producer_routes_lists_the_handlers_an_event_class_reaches_in_order() -> None:
+    first, second, producer = Consumer(), Consumer(), Producer()
+
+    @first.handler
+    def one(event: int) -> None: ...
+
+    @second.handler
+    def two(event: int) -> None: ...
+
+    producer.register(first, second)
+
+    assert producer.routes(int) == (one, two)
+    assert producer.routes(str) == ()

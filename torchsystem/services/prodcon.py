@@ -181,6 +181,16 @@ class Producer:
         for handler in handlers:
             handler(message)
 
+    def routes(self, cls: type) -> Routes:
+        """The handlers an instance of ``cls`` is delivered to, across consumers, in order.
+
+        A service can skip building an event nobody receives.
+        """
+        try:
+            return self._routes[cls]
+        except KeyError:
+            return self._route(cls)
+
     def _route(self, cls: type) -> Routes:
         found = tuple(h for consumer in self._consumers for h in consumer.routes(cls))
         self._routes[cls] = found

@@ -44,6 +44,13 @@ def _running(model: Any) -> int:
     return int(getattr(model, "epoch", 0)) + 1
 
 
+def _size(target: Any) -> int:
+    try:
+        return int(target.shape[0])
+    except (AttributeError, IndexError):  # not a tensor, or a 0-dim one
+        return len(target) if hasattr(target, "__len__") else 1
+
+
 def _length(loader: Any) -> int | None:
     try:
         return len(loader)
@@ -79,10 +86,11 @@ class Training(Service):
     ``(prediction, loss)`` (or just the loss). Batches are moved to the injected
     ``device``. The mean loss and every metric (``update(prediction, target)`` /
     ``compute()`` / ``reset()``, torchmetrics included) are accumulated on the device
-    and read once per phase. Each batch dispatches ``Stepped``, each phase ``Trained``
-    or ``Validated``, each epoch ``Iterated``, and an early stop ``Stopped``, all through
-    ``producer``. Events carry the number of the epoch in progress, counting from 1
-    (``model.epoch + 1``: ``model.epoch`` counts finished epochs).
+    and read once per phase. Each batch dispatches ``Stepped`` (when a consumer
+    receives it), each phase ``Trained`` or ``Validated``, each epoch ``Iterated``, and an
+    early stop ``Stopped``, all through ``producer``. Events carry the number of the
+    epoch in progress, counting from 1 (``model.epoch + 1``: ``model.epoch`` counts
+    finished epochs).
 
     Example:
         >>> from torchsystem.training import Training, Accuracy
@@ -191,6 +199,7 @@ class Training(Service):
         target_device = _model_device(model) if device is None else _concrete(device)
         loss_mean, meters = Mean(), list(chosen.values())
         epoch, total, dispatch = _running(model), _length(loader), self.producer.dispatch
+        listening = bool(self.producer.routes(Stepped))  # no Stepped built for nobody
         index = 0
         for index, (inputs, target) in enumerate(loader, start=1):
             if getattr(inputs, "device", None) != target_device:
@@ -200,7 +209,7 @@ class Training(Service):
             output = step(inputs, target)
             prediction, loss = output if isinstance(output, tuple) else (None, output)
             loss = loss.detach()  # consumers may keep it; the graph must not live on
-            loss_mean.update(loss, len(target))
+            loss_mean.update(loss, _size(target))
             if meters and prediction is None:
                 raise TypeError(
                     f"{type(model).__name__}.{getattr(step, '__name__', 'fit')} returned only a "
@@ -208,7 +217,8 @@ class Training(Service):
                 )
             for meter in meters:
                 meter.update(prediction, target)
-            dispatch(Stepped(model, phase, epoch, index, total, loss))
+            if listening:
+                dispatch(Stepped(model, phase, epoch, index, total, loss))
         if index == 0:
             raise ValueError(f"the {phase!r} loader yielded no batch: {loader!r}")
         return _results(loss_mean, chosen)
