@@ -481,9 +481,8 @@ def _best(runs: list[tuple[float, float]], span: int) -> tuple[float, float]:
 
 
 def report(summary: dict[tuple[str, int], dict[str, float]], names: list[str],
-           batches: list[int], steps: dict[int, int]) -> bool:
-    """Print the markdown table; return whether every target was met."""
-    met = True  # informative here: whole runs carry this machine's noise (see raw_again)
+           batches: list[int], steps: dict[int, int]) -> None:
+    """Print the table of whole runs (informative: they carry the machine's noise)."""
     print("| batch | variant | s/epoch | x raw | us/step over raw | median paired x raw "
           "| end-to-end x raw | target |")
     print("|---|---|---|---|---|---|---|---|")
@@ -494,14 +493,9 @@ def report(summary: dict[tuple[str, int], dict[str, float]], names: list[str],
             ratio = row["ratio"]
             extra = (ratio - 1) * raw["steady"] / steps[batch] * 1e6  # per step, vs raw
             limit = VARIANTS[name].limit
-            verdict = ""
-            if limit is not None:
-                ok = ratio <= limit
-                met = met and ok
-                verdict = f"<= {limit:.2f}: {'ok' if ok else 'MISSED'}"
+            verdict = "" if limit is None else f"<= {limit:.2f} (checked on the parts)"
             print(f"| {batch} | {name} | {row['steady']:.4f} | {ratio:.2f} | {extra:+.0f} | "
                   f"{row['paired']:.2f} | {row['e2e']:.2f} | {verdict} |")
-    return met
 
 
 def report_components(parts: dict[int, dict[str, float]]) -> bool:

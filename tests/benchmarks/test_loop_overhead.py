@@ -48,8 +48,17 @@ def test_smoke_run_prints_the_table(bench, capsys):
         assert f"| 256 | {name} |" in out
 
 
-def test_targets_are_checked(bench, capsys):
-    summary = {("raw", 32): {"steady": 1.0, "ratio": 1.0, "paired": 1.0, "e2e": 1.0},
-               ("torchsystem", 32): {"steady": 1.2, "ratio": 1.2, "paired": 1.2, "e2e": 1.2}}
-    assert bench.report(summary, ["raw", "torchsystem"], [32], {32: 57}) is False
+def test_targets_are_checked_on_the_parts(bench, capsys):
+    quiet = {"compute": 30.0, "dataloader": 10.0, "tensorloader": 0.5, "bare": 0.5, "full": 1.0}
+    assert bench.report_components({32: quiet}) is True
+    slow = {**quiet, "bare": 2.0}  # 5% over raw: above the 3% target
+    assert bench.report_components({32: slow}) is False
     assert "MISSED" in capsys.readouterr().out
+
+
+def test_estimate_adds_the_parts_up(bench):
+    parts = {"compute": 30.0, "dataloader": 10.0, "tensorloader": 1.0, "bare": 0.4, "full": 2.0}
+    ratios = bench.estimate(parts)
+    assert ratios["torchsystem"] == (40.4 / 40.0)
+    assert ratios["torchsystem_full"] == (42.0 / 40.0)
+    assert ratios["torchsystem_memory"] == (33.0 / 40.0)
