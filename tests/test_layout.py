@@ -188,3 +188,39 @@ def test_importing_module_does_not_import_torch(module: str) -> None:
     )
 
     assert completed.stdout.strip() == "False"
+
+
+BATTERIES = ("torchsystem.training", "torchsystem.consumers")
+
+
+def test_the_core_never_imports_the_batteries() -> None:
+    core = [
+        _module_name(path)
+        for path in _modules()
+        if not _module_name(path).startswith(BATTERIES)
+    ]
+
+    reached = {
+        (start, name)
+        for start in core
+        for name in _reachable(start)
+        if name.startswith(BATTERIES)
+    }
+
+    assert reached == set()
+
+
+def test_tensorboard_loads_only_with_the_consumer_that_needs_it() -> None:
+    # (tqdm cannot be checked the same way: importing torch already imports it)
+    code = (
+        "import sys, torchsystem, torchsystem.training, torchsystem.consumers; "
+        "from torchsystem.consumers import EarlyStopping, EpochSummary, Background; "
+        "print(sorted(m for m in ('tensorboard', 'torch.utils.tensorboard') "
+        "if m in sys.modules))"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert completed.stdout.strip() == "[]"
