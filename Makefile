@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The CPU build of PyTorch this project is developed against; the package accepts torch>=2.2.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench compat clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,5 +35,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/di_messaging.py
 	$(BIN)/python benchmarks/loop_overhead.py
 
+# The PyTorch-free suites on Python 3.10, 3.12 and 3.13 (found on PATH or under pyenv).
+compat:
+	scripts/compat.sh
+
 clean:
-	rm -rf $(VENV) examples/digits/runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* examples/digits/runs .pytest_cache .mypy_cache .ruff_cache

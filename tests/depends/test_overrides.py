@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 
-from torchsystem.compiler import Compiler
 from torchsystem.depends import Depends, Provider, inject
 from torchsystem.services import Consumer, Service, Subscriber
 
@@ -242,6 +241,9 @@ def _container_with_handler(kind: str, provider: Provider | None = None) -> tupl
             seen.append(device)
 
         return subscriber, lambda: (subscriber.receive(object(), "ping"), seen[-1])[1]
+    pytest.importorskip("torch")  # only where PyTorch is installed (see `make compat`)
+    from torchsystem.compiler import Compiler
+
     compiler = Compiler[str](provider=provider)
 
     @compiler.step
