@@ -269,3 +269,15 @@ def test_maxsize_below_one_is_rejected() -> None:
 
 def test_the_name_follows_the_inner_consumer() -> None:
     assert Background(Consumer("tensorboard")).name == "background-tensorboard"
+
+
+def test_per_step_events_never_reach_the_worker_of_a_metrics_consumer(tmp_path) -> None:
+    from torchsystem.consumers import TensorBoard
+    from torchsystem.training import Iterated, Stepped, Trained
+
+    background = Background(TensorBoard(tmp_path))
+
+    assert background.routes(Stepped) == ()
+    assert background.routes(Iterated) == (background.submit,)  # TensorBoard's epoch_done
+    assert background.routes(Trained) == (background.submit,)
+    background.close()

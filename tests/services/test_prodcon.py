@@ -678,3 +678,24 @@ def test_producer_routes_lists_the_handlers_an_event_class_reaches_in_order() ->
 
     assert producer.routes(int) == (one, two)
     assert producer.routes(str) == ()
+
+
+def test_a_consumer_subclass_can_refuse_routes_once_per_class() -> None:
+    asked: list[type] = []
+
+    class OnlyInts(Consumer):
+        def accepts(self, cls: type, classes: tuple[type, ...]) -> bool:
+            asked.append(cls)
+            return cls is int
+
+    consumer, seen = OnlyInts(), []
+
+    @consumer.handler
+    def everything(event: object) -> None:
+        seen.append(event)
+
+    for message in (1, "a", 2, "b"):
+        consumer.consume(message)
+
+    assert seen == [1, 2]
+    assert asked == [int, str]

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from torchsystem.training.events import metric_items
+from torchsystem.services import Consumer
+from torchsystem.training.events import Iterated, Stepped, Stopped, metric_items
 
-__all__ = ["PerModel", "Report", "identity", "report_of"]
+__all__ = ["MetricsConsumer", "PerModel", "Report", "identity", "report_of"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,12 @@ class PerModel(Generic[V]):
         """Forget every model."""
         self._weak.clear()
         self._strong.clear()
+
+
+class MetricsConsumer(Consumer):
+    """A consumer whose catch-all (``object``) handlers read metrics events of any shape
+    but are never routed the training service's per-step and per-epoch bookkeeping
+    (``Stepped``, ``Iterated``, ``Stopped``), so those cost it nothing."""
+
+    def accepts(self, cls: type, classes: tuple[type, ...]) -> bool:
+        return not (object in classes and issubclass(cls, (Stepped, Iterated, Stopped)))

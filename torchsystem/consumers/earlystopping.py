@@ -7,8 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from torchsystem.consumers._reports import PerModel, Report, report_of
-from torchsystem.services import Consumer
+from torchsystem.consumers._reports import MetricsConsumer, PerModel, Report, report_of
 
 __all__ = ["EarlyStopped", "EarlyStopping"]
 
@@ -30,7 +29,7 @@ class _Record:
     waited: int = 0
 
 
-class EarlyStopping(Consumer):
+class EarlyStopping(MetricsConsumer):
     """Watch ``metric`` in ``phase``; after ``patience`` epochs without an improvement of
     more than ``min_delta`` (down for ``mode='min'``, up for ``'max'``), enqueue
     ``EarlyStopped`` (a ``StopIteration``) on the model's domain events.

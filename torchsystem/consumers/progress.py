@@ -6,8 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from torchsystem.consumers._reports import report_of
-from torchsystem.services import Consumer
+from torchsystem.consumers._reports import MetricsConsumer, report_of
 from torchsystem.training.events import Stepped
 
 __all__ = ["ProgressBar"]
@@ -22,7 +21,7 @@ class _Bar:
         self.bar, self.epoch, self.pending, self.due = bar, epoch, 0, 0.0
 
 
-class ProgressBar(Consumer):
+class ProgressBar(MetricsConsumer):
     """Show per-step progress of each phase with tqdm; the loss is read at refreshes only.
 
     Quiet when ``file`` (default ``sys.stderr``) is not a terminal, unless ``enable`` is

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from torchsystem.consumers._reports import report_of
-from torchsystem.services import Consumer
+from torchsystem.consumers._reports import MetricsConsumer, report_of
 from torchsystem.training.events import Iterated, Stopped
 
 __all__ = ["EpochSummary"]
@@ -21,7 +20,7 @@ def format_line(epoch: int, phases: list[tuple[str, tuple[tuple[str, float], ...
     return " | ".join(parts)
 
 
-class EpochSummary(Consumer):
+class EpochSummary(MetricsConsumer):
     """Log one line per epoch and model through ``logging``.
 
     Metrics events are collected per epoch; the line is written when the service reports

@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from torchsystem.consumers._reports import PerModel, identity, report_of
+from torchsystem.consumers._reports import MetricsConsumer, PerModel, identity, report_of
 from torchsystem.registry import getarguments, getmetadata
-from torchsystem.services import Consumer
 from torchsystem.training.events import Iterated
 
 __all__ = ["TensorBoard"]
@@ -22,7 +21,7 @@ class _Seen:
         self.described = False
 
 
-class TensorBoard(Consumer):
+class TensorBoard(MetricsConsumer):
     """Write every metrics event as TensorBoard scalars, tagged ``{model.id}/{metric}/{phase}``.
 
     The step is the event's epoch. Once a model's first epoch is complete (the service's

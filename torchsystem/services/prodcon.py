@@ -86,11 +86,19 @@ class Consumer(Container):
         except KeyError:
             pass
         mro = set(cls.__mro__)
-        found = tuple(h for classes, h in self._entries if mro.intersection(classes))
+        found = tuple(
+            h for classes, h in self._entries
+            if mro.intersection(classes) and self.accepts(cls, classes)
+        )
         if self.isolate:
             found = tuple(isolated(h, self) for h in found)
         self._routes[cls] = found
         return found
+
+    def accepts(self, cls: type, classes: tuple[type, ...]) -> bool:
+        """Whether a handler registered for ``classes`` receives ``cls`` (it is along the
+        MRO). Subclasses may refuse some routes; asked once per class, never per message."""
+        return True
 
     def consume(self, message: Any) -> None:
         """Deliver ``message`` to its handlers now."""
