@@ -62,3 +62,19 @@ def test_metric_items_turns_tensors_into_floats() -> None:
 
     assert items == [("loss", 0.25)]
     assert type(items[0][1]) is float
+
+
+def test_measured_is_the_common_base_of_trained_and_validated() -> None:
+    from torchsystem.services import Consumer
+    from torchsystem.training import Measured
+
+    consumer, seen = Consumer(), []
+
+    @consumer.handler
+    def measured(event: Measured) -> None:
+        seen.append(type(event).__name__)
+
+    consumer.consume(Trained(None, "train", 1, ()))
+    consumer.consume(Validated(None, "validation", 1, ()))
+
+    assert seen == ["Trained", "Validated"]

@@ -5,6 +5,7 @@ Optional battery: the core (``torchsystem``) never imports it.
 
 from torchsystem.training.events import (
     Iterated,
+    Measured,
     Metric,
     Stepped,
     Stopped,
@@ -20,6 +21,7 @@ __all__ = [
     "Accuracy",
     "Iterated",
     "Mean",
+    "Measured",
     "Metric",
     "MetricLike",
     "Stepped",

@@ -7,7 +7,16 @@ from typing import Any
 
 from torchsystem.services import event
 
-__all__ = ["Iterated", "Metric", "Stepped", "Stopped", "Trained", "Validated", "metric_items"]
+__all__ = [
+    "Iterated",
+    "Measured",
+    "Metric",
+    "Stepped",
+    "Stopped",
+    "Trained",
+    "Validated",
+    "metric_items",
+]
 
 
 @event(frozen=True)
@@ -36,8 +45,11 @@ class Stepped:
 
 
 @event
-class Trained:
-    """An epoch of training finished; ``metrics`` were computed over all its batches."""
+class Measured:
+    """A phase ended and its ``metrics`` were computed over all its batches.
+
+    Register for this class to receive both kinds: ``Trained`` and ``Validated``.
+    """
 
     model: Any
     phase: str
@@ -47,14 +59,13 @@ class Trained:
 
 
 @event
-class Validated:
-    """An evaluation pass finished (phase ``'validation'``, ``'test'``...)."""
+class Trained(Measured):
+    """An epoch of training finished."""
 
-    model: Any
-    phase: str
-    epoch: int
-    metrics: tuple[Metric, ...]
-    loader: Any = None
+
+@event
+class Validated(Measured):
+    """An evaluation pass finished (phase ``'validation'``, ``'test'``...)."""
 
 
 @event
