@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import linecache
 import threading
 from collections.abc import Callable
@@ -12,7 +11,6 @@ from typing import Any, NoReturn, TypeVar
 
 from torchsystem._injection import runtime
 from torchsystem._injection.codegen import generate
-from torchsystem._injection.markers import Depends
 from torchsystem._injection.plan import Node, build_plan
 from torchsystem._injection.provider import Provider
 from torchsystem._inspect import qualified_name
@@ -25,17 +23,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _Injected:
     """Owns the generated wrapper of one function; recompiles it when overrides change."""
 
-    def __init__(
-        self,
-        function: Callable[..., Any],
-        provider: Provider,
-        owner: object,
-        markers: list[tuple[inspect.Parameter, Depends | None]],
-    ) -> None:
+    def __init__(self, function: Callable[..., Any], provider: Provider, owner: object) -> None:
         self.function = function
         self.provider = provider
         self.owner = owner
-        self.markers = markers
         self.lock = threading.RLock()
         self.version = 0
         name = getattr(function, "__name__", "injected")
@@ -151,7 +142,7 @@ def inject(provider: Provider | None = None, *, owner: object = None) -> Callabl
         markers, _ = chosen.analyses.of(function)
         if all(marker is None for _, marker in markers):
             return function
-        wrapper: F = _Injected(function, chosen, owner, markers).wrapper
+        wrapper: F = _Injected(function, chosen, owner).wrapper
         return wrapper
 
     return decorate
