@@ -2,25 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "di_messaging.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("di_messaging", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["di_messaging"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["di_messaging"]
+SCRIPT = "di_messaging"
 
 
 def test_every_torchsystem_case_passes_its_check(bench):

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "loop_overhead.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("loop_overhead", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["loop_overhead"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["loop_overhead"]
+SCRIPT = "loop_overhead"
 
 
 def test_torchsystem_variants_train_exactly_like_the_raw_loop(bench):
