@@ -24,7 +24,7 @@ for version in "${versions[@]}"; do
   venv=".venv-$version"
   if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet pytest "typing-extensions>=4.6"
+    "$venv/bin/python" -m pip install --quiet pytest pytest-timeout "typing-extensions>=4.6"
   fi
   echo "== Python $version ($python)"
   PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -p no:cacheprovider \

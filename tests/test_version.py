@@ -16,6 +16,6 @@ def test_the_installed_metadata_carries_the_package_version() -> None:
 
 
 def test_pyproject_does_not_repeat_the_version() -> None:
-    text = PYPROJECT.read_text()
-    assert re.search(r'^dynamic = \[.*"version".*\]', text, flags=re.M)
-    assert not re.search(r"^version\s*=", text, flags=re.M)
+    project = PYPROJECT.read_text().split("[project]", 1)[1].split("\n[", 1)[0]
+    assert re.search(r'^dynamic = \[.*"version".*\]', project, flags=re.M)
+    assert not re.search(r"^version\s*=", project, flags=re.M)
