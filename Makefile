@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The CPU build of PyTorch this project is developed against; the package accepts torch>=2.2.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test lint typecheck unit bench compat clean
+.PHONY: demo test lint typecheck unit bench compat mutation clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,9 +35,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/di_messaging.py
 	$(BIN)/python benchmarks/loop_overhead.py
 
+# Mutation testing of the core and the training service (minutes; not part of make test).
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet "mutmut==3.8.1"
+	$(BIN)/python scripts/mutation.py
+
 # The PyTorch-free suites on Python 3.10, 3.12 and 3.13 (found on PATH or under pyenv).
 compat:
 	scripts/compat.sh
 
 clean:
-	rm -rf $(VENV) .venv-* examples/digits/runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-* examples/digits/runs .pytest_cache .mypy_cache .ruff_cache mutants
