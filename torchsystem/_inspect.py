@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import sys
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 __all__ = [
     "CallKind",
+    "Unresolved",
     "call_kind",
     "event_classes",
     "qualified_name",
@@ -83,8 +85,10 @@ def type_hints(obj: Callable[..., Any]) -> dict[str, Any]:
 
     String annotations (``from __future__ import annotations``) are resolved against the
     function's module and, failing that, against the locals of the frame that registered
-    it, so classes defined inside a function work too. Names that still cannot be
-    resolved are left as strings for the caller to report.
+    it, so classes defined inside a function work too. An annotation that still cannot be
+    resolved is left as a string for the caller to report, except an ``Annotated[...]``:
+    its unknown names become ``Unresolved`` so that its metadata (a ``Depends`` marker)
+    is kept.
     """
     target = _hint_target(obj)
     try:
@@ -106,8 +110,64 @@ def _hints_one_by_one(target: Any, localns: dict[str, Any]) -> dict[str, Any]:
             try:
                 raw[name] = eval(value, globalns, localns)
             except Exception:
-                continue
+                raw[name] = _leniently(value, globalns, localns)
     return raw
+
+
+class Unresolved:
+    """Stands for a name an annotation uses that does not exist at run time.
+
+    ``Annotated[Session, Depends(get_db)]`` under ``from __future__ import annotations``,
+    with ``Session`` imported only for type checkers, still yields its ``Depends`` marker;
+    a marker whose dependency is ``Unresolved`` is refused by the caller.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Unresolved:
+        if attribute.startswith("__"):  # protocols typing probes for: not there
+            raise AttributeError(attribute)
+        return Unresolved(f"{self.name}.{attribute}")
+
+    def __getitem__(self, _: object) -> Unresolved:
+        return self
+
+    def __or__(self, _: object) -> Unresolved:
+        return self
+
+    __ror__ = __or__
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError(f"{self.name!r} cannot be resolved at run time")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Lenient(dict[str, Any]):
+    """Locals for ``eval`` in which any unknown name is an ``Unresolved``."""
+
+    def __init__(self, globalns: dict[str, Any], localns: dict[str, Any]) -> None:
+        super().__init__()
+        self.namespaces = (localns, globalns, vars(builtins))
+
+    def __missing__(self, name: str) -> Any:
+        for namespace in self.namespaces:
+            if name in namespace:
+                return namespace[name]
+        return Unresolved(name)
+
+
+def _leniently(text: str, globalns: dict[str, Any], localns: dict[str, Any]) -> Any:
+    """``Annotated[...]`` evaluated with unknown names as ``Unresolved``; else ``text``."""
+    try:
+        value = eval(text, globalns, _Lenient(globalns, localns))
+    except Exception:
+        return text
+    return value if typing.get_origin(value) is typing.Annotated else text
 
 
 def event_classes(annotation: Any) -> tuple[type, ...]:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from torchsystem.depends import Depends, Provider, inject
+from torchsystem.depends import DependencyError, Depends, Provider, inject
 from torchsystem.services import Service
 
 
@@ -134,7 +134,11 @@ def test_async_generator_dependency_that_does_not_yield_raises_a_clear_error() -
     async def handler(stream: str = Depends(empty_stream)) -> str:
         return stream
 
-    with pytest.raises(Exception, match=r"(?s)(?=.*empty_stream)(?=.*yield)"):
+    with pytest.raises(
+        DependencyError,
+        match=r"generator dependency .*empty_stream\(\) of .*handler finished without "
+        r"yielding; it must yield once",
+    ):
         asyncio.run(handler())
 
 
@@ -189,3 +193,169 @@ def test_service_rejects_sync_handler_with_async_dependency_at_decoration() -> N
         @service.handler
         def train(device: str = Depends(remote_device)) -> str:
             return device
+
+
+def test_an_async_dependency_that_yields_twice_is_closed_and_reported() -> None:
+    log: list[str] = []
+
+    async def twice() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            yield "second"
+        finally:
+            log.append("closed")
+
+    @inject(Provider())
+    async def handler(value: str = Depends(twice)) -> str:
+        return value
+
+    with pytest.raises(
+        DependencyError,
+        match=r"generator dependency .*twice\(\) yielded more than once; "
+        r"a dependency must yield exactly one value",
+    ):
+        asyncio.run(handler())
+    assert log == ["closed"]
+
+
+def test_an_async_dependency_that_yields_again_after_the_handler_error_is_reported() -> None:
+    log: list[str] = []
+
+    async def stubborn() -> AsyncIterator[str]:
+        try:
+            yield "first"
+        except ValueError:
+            log.append("caught")
+        try:
+            yield "again"
+        finally:
+            log.append("closed")
+
+    def outer() -> Iterator[str]:
+        try:
+            yield "outer"
+        except DependencyError:
+            log.append("outer saw DependencyError")
+            raise
+
+    @inject(Provider())
+    async def handler(a: str = Depends(outer), b: str = Depends(stubborn)) -> None:
+        raise ValueError("handler failed")
+
+    with pytest.raises(DependencyError, match=r"stubborn\(\) yielded more than once"):
+        asyncio.run(handler())
+    assert log == ["caught", "closed", "outer saw DependencyError"]
+
+
+def test_a_sync_dependency_of_an_async_handler_that_yields_twice_is_reported() -> None:
+    log: list[str] = []
+
+    def twice() -> Iterator[str]:
+        try:
+            yield "first"
+            yield "second"
+        finally:
+            log.append("closed")
+
+    def stubborn() -> Iterator[str]:
+        try:
+            yield "first"
+        except ValueError:
+            log.append("sync caught")
+        try:
+            yield "again"
+        finally:
+            log.append("stubborn closed")
+
+    @inject(Provider())
+    async def returns(value: str = Depends(twice)) -> str:
+        return value
+
+    @inject(Provider())
+    async def raises(value: str = Depends(stubborn)) -> None:
+        raise ValueError("handler failed")
+
+    with pytest.raises(DependencyError, match=r"twice\(\) yielded more than once"):
+        asyncio.run(returns())
+    with pytest.raises(DependencyError, match=r"stubborn\(\) yielded more than once"):
+        asyncio.run(raises())
+    assert log == ["closed", "sync caught", "stubborn closed"]
+
+
+def test_an_async_clean_up_error_after_a_normal_return_still_finishes_the_others() -> None:
+    log: list[str] = []
+    error = OSError("flush failed")
+
+    async def first() -> AsyncIterator[str]:
+        try:
+            yield "first"
+        except OSError as caught:
+            log.append(f"first saw {caught}")
+            raise
+
+    def second() -> Iterator[str]:
+        try:
+            yield "second"
+        except OSError:
+            log.append("second saw it")
+            raise
+
+    async def third() -> AsyncIterator[str]:
+        yield "third"
+        raise error
+
+    @inject(Provider())
+    async def handler(
+        a: str = Depends(first), b: str = Depends(second), c: str = Depends(third)
+    ) -> str:
+        return "result"
+
+    with pytest.raises(OSError, match="flush failed") as excinfo:
+        asyncio.run(handler())
+    assert excinfo.value is error
+    assert log == ["second saw it", "first saw flush failed"]
+
+
+def test_an_async_clean_up_error_replaces_the_handler_error() -> None:
+    replacement = ConnectionError("rollback failed")
+
+    async def session() -> AsyncIterator[str]:
+        try:
+            yield "session"
+        except ValueError:
+            raise replacement from None
+
+    @inject(Provider())
+    async def handler(value: str = Depends(session)) -> None:
+        raise ValueError("handler failed")
+
+    with pytest.raises(ConnectionError, match="rollback failed") as excinfo:
+        asyncio.run(handler())
+    assert excinfo.value is replacement
+    assert isinstance(excinfo.value.__context__, ValueError)
+
+
+def test_async_handler_exception_reaches_the_caller_when_the_generator_swallows_it() -> None:
+    error = KeyError("swallowed by the dependency")
+    log: list[str] = []
+
+    async def session() -> AsyncIterator[str]:
+        try:
+            yield "session"
+        except KeyError:
+            log.append("rollback")
+
+    def sync_session() -> Iterator[str]:
+        try:
+            yield "sync"
+        except KeyError:
+            log.append("sync rollback")
+
+    @inject(Provider())
+    async def handler(a: str = Depends(sync_session), b: str = Depends(session)) -> None:
+        raise error
+
+    with pytest.raises(KeyError) as excinfo:
+        asyncio.run(handler())
+    assert excinfo.value is error
+    assert log == ["rollback", "sync rollback"]

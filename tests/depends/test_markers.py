@@ -2,7 +2,10 @@
 
 from typing import Annotated
 
+import pytest
+
 from tests import _future_handlers
+from tests.depends import _deferred
 from torchsystem import Depends as RootDepends
 from torchsystem.depends import Depends, Provider, inject
 
@@ -132,3 +135,238 @@ def test_keyword_only_and_variadic_parameters_keep_working() -> None:
 
     assert handler("mlp", 1, 2, depth=3) == ("mlp", (1, 2), "cpu", {"depth": 3})
     assert handler("mlp", device="cuda") == ("mlp", (), "cuda", {})
+
+
+# --- annotations that cannot be resolved at run time -----------------------------------------
+
+
+def test_annotated_marker_with_an_unresolvable_type_is_kept() -> None:
+    handler = _deferred.make_handler(Provider())
+
+    assert handler("mlp") == "mlp with session"  # type: ignore[operator]
+
+
+def test_annotated_marker_with_an_unresolvable_union_is_kept() -> None:
+    handler = _deferred.make_handler_with_unresolvable_union(Provider())
+
+    assert handler() == "session"  # type: ignore[operator]
+
+
+def test_annotated_marker_with_an_unresolvable_dependency_fails_at_decoration() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"(?s)parameter 'session' of .*make_handler_with_unresolvable_dependency"
+        r".*handler.*'open_session'.*cannot be resolved",
+    ):
+        _deferred.make_handler_with_unresolvable_dependency(Provider())
+
+
+# --- Depends() without a dependency ------------------------------------------------------
+
+
+class Counter:
+    made = 0
+
+    def __init__(self) -> None:
+        Counter.made += 1
+        self.number = Counter.made
+
+
+def test_bare_depends_calls_the_annotation() -> None:
+    @inject(Provider())
+    def handler(counter: Counter = Depends()) -> int:
+        return counter.number
+
+    assert handler() == Counter.made
+
+
+def test_bare_depends_inside_annotated_calls_the_annotated_type() -> None:
+    @inject(Provider())
+    def handler(a: Annotated[Counter, Depends()], b: Annotated[Counter, Depends()]) -> bool:
+        return a is b
+
+    assert handler() is True
+
+
+def test_bare_depends_keeps_use_cache_false() -> None:
+    @inject(Provider())
+    def handler(
+        a: Counter = Depends(use_cache=False),
+        b: Annotated[Counter, Depends(use_cache=False)] = None,  # type: ignore[assignment]
+    ) -> bool:
+        return a is b
+
+    assert handler() is False
+
+
+def test_bare_depends_without_an_annotation_is_refused() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"parameter 'thing' of .*handler uses Depends\(\) without a dependency and has "
+        r"no callable annotation to call instead; write Depends\(some_function\)",
+    ):
+
+        @inject(Provider())
+        def handler(thing=Depends()):  # type: ignore[no-untyped-def]
+            return thing
+
+
+def test_bare_depends_with_a_non_callable_annotation_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"'thing' of .*handler uses Depends\(\) without a dep"):
+
+        @inject(Provider())
+        def handler(thing: Counter | None = Depends()) -> object:
+            return thing
+
+
+def test_depends_repr_names_the_dependency_and_the_cache() -> None:
+    assert repr(Depends(Counter)) == "Depends(Counter)"
+    assert repr(Depends(Counter, use_cache=False)) == "Depends(Counter, use_cache=False)"
+    assert Depends(Counter).callable is Counter
+
+
+# --- which marker wins -------------------------------------------------------------------
+
+
+def _from_alias() -> str:
+    return "alias"
+
+
+def _from_default() -> str:
+    return "default"
+
+
+def _outer() -> str:
+    return "outer"
+
+
+Device = Annotated[str, Depends(_from_alias)]
+
+
+def test_a_default_marker_wins_over_an_annotated_one() -> None:
+    @inject(Provider())
+    def handler(device: Device = Depends(_from_default)) -> str:
+        return device
+
+    assert handler() == "default"
+
+
+def test_the_last_of_two_annotated_markers_wins() -> None:
+    @inject(Provider())
+    def handler(device: Annotated[str, Depends(_from_alias), Depends(_outer)]) -> str:
+        return device
+
+    assert handler() == "outer"
+
+
+def test_an_annotated_alias_wrapped_again_uses_the_outer_marker() -> None:
+    @inject(Provider())
+    def handler(device: Annotated[Device, "docs", Depends(_outer), "more docs"]) -> str:
+        return device
+
+    assert handler() == "outer"
+
+
+def test_annotated_metadata_other_than_depends_is_ignored() -> None:
+    @inject(Provider())
+    def handler(device: Annotated[str, "a device name"] = "cpu") -> str:
+        return device
+
+    assert handler() == "cpu"
+
+
+# --- dependencies with every kind of parameter -------------------------------------------
+
+
+def test_a_dependency_with_variadic_parameters_is_called_without_arguments() -> None:
+    def collect(*args: int, **kwargs: int) -> tuple[tuple[int, ...], dict[str, int]]:
+        return args, kwargs
+
+    @inject(Provider())
+    def handler(value: object = Depends(collect)) -> object:
+        return value
+
+    assert handler() == ((), {})
+
+
+def test_a_dependency_with_keyword_only_depends_parameters() -> None:
+    def device() -> str:
+        return "cpu"
+
+    def index() -> int:
+        return 3
+
+    def placement(*args: int, device: str = Depends(device), index: int = Depends(index),
+                  **kwargs: int) -> str:
+        return f"{device}:{index} {args} {kwargs}"
+
+    @inject(Provider())
+    def handler(value: str = Depends(placement)) -> str:
+        return value
+
+    assert handler() == "cpu:3 () {}"
+
+
+def test_a_dependency_with_positional_only_depends_parameters() -> None:
+    def device() -> str:
+        return "cpu"
+
+    def index() -> int:
+        return 3
+
+    def placement(device: str = Depends(device), scale: int = 2,
+                  index: int = Depends(index), /, suffix: str = "!") -> str:
+        return f"{device}:{index * scale}{suffix}"
+
+    @inject(Provider())
+    def handler(value: str = Depends(placement)) -> str:
+        return value
+
+    assert handler() == "cpu:6!"
+
+
+def test_a_dependency_with_mixed_parameters_gets_each_the_right_way() -> None:
+    def one() -> int:
+        return 1
+
+    def two() -> int:
+        return 2
+
+    def mixed(a: int = Depends(one), b: int = 10, c: int = Depends(two), *,
+              d: int = Depends(one), e: int = 20) -> tuple[int, ...]:
+        return a, b, c, d, e
+
+    @inject(Provider())
+    def handler(value: tuple[int, ...] = Depends(mixed)) -> tuple[int, ...]:
+        return value
+
+    assert handler() == (1, 10, 2, 1, 20)
+
+
+def test_handler_positional_only_and_required_parameters_after_injected_ones() -> None:
+    def device() -> str:
+        return "cpu"
+
+    @inject(Provider())
+    def handler(model: str, device: str = Depends(device), /, epochs: int = 1, *,
+                lr: float, **extra: int) -> tuple[object, ...]:
+        return model, device, epochs, lr, extra
+
+    assert handler("mlp", lr=0.1) == ("mlp", "cpu", 1, 0.1, {})
+    assert handler("mlp", "cuda", 3, lr=0.2, depth=4) == ("mlp", "cuda", 3, 0.2, {"depth": 4})
+    with pytest.raises(TypeError, match="lr"):
+        handler("mlp")  # type: ignore[call-arg]
+
+
+def test_a_required_parameter_after_an_injected_one_must_be_given() -> None:
+    def device() -> str:
+        return "cpu"
+
+    @inject(Provider())
+    def handler(device: Annotated[str, Depends(device)], model: str) -> str:
+        return f"{model} on {device}"
+
+    assert handler(model="mlp") == "mlp on cpu"
+    assert handler("cuda", "mlp") == "mlp on cuda"
+    with pytest.raises(TypeError, match=r"handler\(\) missing required argument: 'model'"):
+        handler()  # type: ignore[call-arg]

@@ -257,10 +257,32 @@ CONTAINERS = ["service", "consumer", "subscriber", "compiler"]
 
 
 @pytest.mark.parametrize("kind", CONTAINERS)
-def test_container_dependency_overrides_is_a_dict(kind: str) -> None:
+def test_container_dependency_overrides_is_one_dict_shared_with_its_provider(kind: str) -> None:
     container, _ = _container_with_handler(kind)
+    overrides = container.dependency_overrides
 
-    assert isinstance(container.dependency_overrides, dict)
+    def replacement() -> str:
+        return "cuda"
+
+    assert isinstance(overrides, dict)
+    assert overrides == {}
+    assert container.dependency_overrides is overrides
+    assert container.provider.dependency_overrides is overrides
+    container.override(_unconfigured_device, replacement)
+    assert overrides == {_unconfigured_device: replacement}
+    assert overrides.get(_unconfigured_device) is replacement
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_dependency_overrides_reassigned_keeps_the_same_dict(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+    overrides = container.dependency_overrides
+
+    container.dependency_overrides = {_unconfigured_device: lambda: "mps"}
+
+    assert container.dependency_overrides is overrides
+    assert list(overrides) == [_unconfigured_device]
+    assert trigger() == "mps"
 
 
 @pytest.mark.parametrize("kind", CONTAINERS)

@@ -9,26 +9,56 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchsystem._injection.markers import Depends
-from torchsystem._inspect import CallKind, call_kind, qualified_name, signature, type_hints
+from torchsystem._inspect import (
+    CallKind,
+    Unresolved,
+    call_kind,
+    qualified_name,
+    signature,
+    type_hints,
+)
 
-__all__ = ["Analyses", "Node", "Param", "Plan", "build_plan", "dependency_params"]
+__all__ = ["Analyses", "Arg", "Node", "Param", "Plan", "build_plan", "dependency_params"]
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
+Markers = list[tuple[inspect.Parameter, Depends | None]]
+
 
 @dataclass(eq=False)
 class Node:
-    """One dependency call: ``call`` (the override, if any) standing in for ``original``."""
+    """One dependency call: ``call`` (the override, if any) standing in for ``original``.
+
+    Nodes are numbered in the order they finish (post-order): a node's arguments always
+    come from nodes with smaller indices.
+    """
 
     index: int
     call: Callable[..., Any]
     original: Callable[..., Any]
     kind: CallKind
-    args: list[tuple[inspect.Parameter, Node]] = field(default_factory=list)
+    args: list[Arg] = field(default_factory=list)
     cached: bool = True
-    positional: int = 0  # how many leading ``args`` can be passed by position
+
+    @property
+    def children(self) -> list[Node]:
+        """The dependencies this call needs, in argument order."""
+        return [arg.node for arg in self.args if arg.node is not None]
+
+
+@dataclass(frozen=True, eq=False)
+class Arg:
+    """One argument of a dependency call: by position (``keyword`` is None) or keyword.
+
+    Its value comes from ``node``, or, with no node, is ``default`` (a parameter that is
+    not injected but must be filled in to reach a positional-only one after it).
+    """
+
+    keyword: str | None
+    node: Node | None
+    default: Any = None
 
 
 @dataclass(eq=False)
@@ -49,30 +79,50 @@ class Plan:
     nodes: list[Node]
 
 
-def _marker(parameter: inspect.Parameter, hint: Any) -> Depends | None:
-    found: Depends | None = None
+def _annotated_marker(hint: Any) -> Depends | None:
+    """The last ``Depends`` in ``Annotated[T, ...]`` (the outermost of nested aliases)."""
     if typing.get_origin(hint) is typing.Annotated:
         for extra in reversed(typing.get_args(hint)[1:]):
             if isinstance(extra, Depends):
-                found = extra
-                break
-    if isinstance(parameter.default, Depends):
-        found = parameter.default
-    if found is None or found.dependency is not None:
+                return extra
+    return None
+
+
+def _marker(function: Any, parameter: inspect.Parameter, hint: Any) -> Depends | None:
+    """The marker of ``parameter``: its default wins over one inside ``Annotated``."""
+    where = f"parameter {parameter.name!r} of {qualified_name(function)}"
+    found = parameter.default if isinstance(parameter.default, Depends) else None
+    found = _annotated_marker(hint) if found is None else found
+    if found is None:
+        if isinstance(hint, str) and "Depends" in hint:
+            raise TypeError(
+                f"{where}: its annotation {hint!r} cannot be evaluated, so its Depends marker "
+                "would be lost; make every name it uses importable at run time"
+            )
+        return None
+    if isinstance(found.dependency, Unresolved):
+        raise TypeError(
+            f"{where}: its dependency {found.dependency.name!r} cannot be resolved at run time "
+            "(imported only for type checkers?); import it at run time"
+        )
+    if found.dependency is not None:
         return found
     target = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
-    if not callable(target) or target is _EMPTY:
+    if target is _EMPTY or isinstance(target, Unresolved) or not callable(target):
         raise TypeError(
-            f"parameter {parameter.name!r} uses Depends() without a dependency and has no "
-            "callable annotation to call instead; write Depends(some_function)"
+            f"{where} uses Depends() without a dependency and has no callable annotation "
+            "to call instead; write Depends(some_function)"
         )
     return Depends(target, use_cache=found.use_cache)
 
 
-def dependency_params(
-    function: Callable[..., Any],
-) -> list[tuple[inspect.Parameter, Depends | None]]:
-    """Each parameter of ``function`` with its ``Depends`` marker (default or Annotated)."""
+def dependency_params(function: Callable[..., Any]) -> Markers:
+    """Each parameter of ``function`` with its ``Depends`` marker (default or Annotated).
+
+    Raises:
+        TypeError: a bare ``Depends()`` with nothing to call, or a marker that names
+            something that does not exist at run time.
+    """
     parameters = list(signature(function).parameters.values())
     needs_hints = any(
         isinstance(p.annotation, str) or typing.get_origin(p.annotation) is typing.Annotated
@@ -80,10 +130,7 @@ def dependency_params(
         for p in parameters
     )
     hints = type_hints(function) if needs_hints else {}
-    return [(p, _marker(p, hints.get(p.name, p.annotation))) for p in parameters]
-
-
-Markers = list[tuple[inspect.Parameter, Depends | None]]
+    return [(p, _marker(function, p, hints.get(p.name, p.annotation))) for p in parameters]
 
 
 class Analyses:
@@ -123,7 +170,22 @@ class Analyses:
             pending.extend(m.dependency for _, m in markers if m is not None and m.dependency)
 
 
+@dataclass(eq=False)
+class _Frame:
+    """A dependency being built: its resolvable parameters and the nodes found so far."""
+
+    marker: Depends
+    original: Callable[..., Any]
+    call: Callable[..., Any]
+    kind: CallKind
+    markers: Markers
+    todo: list[tuple[int, Depends]]
+    found: dict[int, Node] = field(default_factory=dict)
+
+
 class _Builder:
+    """Depth-first over the dependency tree with an explicit stack: any depth works."""
+
     def __init__(
         self, overrides: Mapping[Any, Callable[..., Any]], analyses: Analyses, owner: str
     ) -> None:
@@ -131,36 +193,63 @@ class _Builder:
         self.analyses = analyses
         self.owner = owner
         self.nodes: list[Node] = []
-        self.cache: dict[Any, Node] = {}
+        self.cache: dict[int, Node] = {}
         self.path: list[Callable[..., Any]] = []
+        self.on_path: set[int] = set()
 
     def node(self, marker: Depends) -> Node:
+        stack: list[_Frame] = []
+        value = self.enter(marker, stack)
+        while stack:
+            top = stack[-1]
+            if value is not None:
+                top.found[top.todo[len(top.found)][0]] = value
+                value = None
+            if len(top.found) < len(top.todo):
+                value = self.enter(top.todo[len(top.found)][1], stack)
+                continue
+            stack.pop()
+            self.path.pop()
+            self.on_path.discard(id(top.call))
+            value = self.finish(top)
+        assert value is not None
+        return value
+
+    def enter(self, marker: Depends, stack: list[_Frame]) -> Node | None:
+        """The cached node for ``marker``, or None after pushing a frame to build it."""
         original = marker.dependency
         assert original is not None  # filled in by _marker
-        call = self.overrides.get(original, original)
-        if marker.use_cache and call in self.cache:
-            return self.cache[call]
-        if call in self.path:
+        try:
+            call = self.overrides.get(original, original)
+        except TypeError:  # unhashable: cannot be a key of the overrides
+            call = original
+        if marker.use_cache and id(call) in self.cache:
+            return self.cache[id(call)]
+        if id(call) in self.on_path:
             cycle = " -> ".join(qualified_name(c) for c in [*self.path, call])
             raise TypeError(f"dependency cycle in {self.owner}: {cycle}")
-        self.path.append(call)
         markers, kind = self.analyses.of(call)
-        args = [(p, self.node(m)) for p, m in self._resolvable(call, markers)]
-        self.path.pop()
-        node = Node(len(self.nodes), call, original, kind, args, marker.use_cache)
-        node.positional = _leading_positional(markers)
+        todo = self.resolvable(call, markers)
+        self.path.append(call)
+        self.on_path.add(id(call))
+        stack.append(_Frame(marker, original, call, kind, markers, todo))
+        return None
+
+    def finish(self, frame: _Frame) -> Node:
+        args = _arguments(frame.markers, frame.found)
+        node = Node(len(self.nodes), frame.call, frame.original, frame.kind, args)
+        node.cached = frame.marker.use_cache
         self.nodes.append(node)
-        if marker.use_cache:
-            self.cache[call] = node
+        if node.cached:
+            self.cache[id(frame.call)] = node
         return node
 
-    def _resolvable(
-        self, call: Callable[..., Any], markers: list[tuple[inspect.Parameter, Depends | None]]
-    ) -> list[tuple[inspect.Parameter, Depends]]:
+    def resolvable(self, call: Callable[..., Any], markers: Markers) -> list[tuple[int, Depends]]:
+        """``(position, marker)`` of each parameter to inject; refuse what cannot be filled."""
         resolved = []
-        for parameter, marker in markers:
+        for position, (parameter, marker) in enumerate(markers):
             if marker is not None:
-                resolved.append((parameter, marker))
+                resolved.append((position, marker))
             elif parameter.default is _EMPTY and parameter.kind not in _VARIADIC:
                 raise TypeError(
                     f"cannot resolve parameter {parameter.name!r} of dependency "
@@ -170,13 +259,30 @@ class _Builder:
         return resolved
 
 
-def _leading_positional(markers: list[tuple[inspect.Parameter, Depends | None]]) -> int:
-    count = 0
-    for parameter, marker in markers:
-        if marker is None or parameter.kind not in _POSITIONAL:
-            break
-        count += 1
-    return count
+def _arguments(markers: Markers, found: dict[int, Node]) -> list[Arg]:
+    """How to pass each injected parameter: by position while that works, else by keyword.
+
+    A positional-only injected parameter after one that is not injected gets the skipped
+    parameters' defaults passed before it, as Python would fill them in.
+    """
+    last_positional_only = max(
+        (i for i, (p, _) in enumerate(markers) if i in found and p.kind is p.POSITIONAL_ONLY),
+        default=-1,
+    )
+    args: list[Arg] = []
+    by_position = True
+    for position, (parameter, _) in enumerate(markers):
+        node = found.get(position)
+        if position <= last_positional_only:
+            args.append(Arg(None, node, None if node is not None else parameter.default))
+        elif node is None:
+            by_position = False
+        elif by_position and parameter.kind in _POSITIONAL:
+            args.append(Arg(None, node))
+        else:
+            args.append(Arg(parameter.name, node))
+            by_position = False
+    return args
 
 
 def build_plan(

@@ -1,0 +1,181 @@
+"""The generated resolution code: its names, its size limits, its source and line cache."""
+
+import linecache
+import re
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from torchsystem.depends import Depends, Provider, generated_source, inject
+
+
+def _chain(length: int) -> list[Callable[..., int]]:
+    """``links[i]`` depends on ``links[i - 1]`` and returns ``i``."""
+    links: list[Callable[..., int]] = []
+
+    def root() -> int:
+        return 0
+
+    links.append(root)
+    for index in range(1, length):
+
+        def link(value: int = Depends(links[-1])) -> int:
+            return value + 1
+
+        link.__qualname__ = f"link{index}"
+        links.append(link)
+    return links
+
+
+def test_parameters_named_like_generated_code_are_left_alone() -> None:
+    log: list[str] = []
+
+    def session() -> Iterator[str]:
+        log.append("open")
+        yield "session"
+        log.append("close")
+
+    def device() -> str:
+        return "cpu"
+
+    names = ["__fn", "__c0", "__v0", "__g0", "__M", "__R", "__stack", "__res", "__exc", "__e",
+             "_di_fn", "_di_M", "_di_stack", "_di1_M"]
+    source = (
+        "def handler(" + ", ".join(f"{name}=0" for name in names)
+        + ", s=Depends(session), d=Depends(device)):\n"
+        + "    return [" + ", ".join(names) + ", s, d]\n"
+    )
+    namespace: dict[str, Any] = {"Depends": Depends, "session": session, "device": device}
+    exec(source, namespace)
+    handler = inject(Provider())(namespace["handler"])
+
+    assert handler() == [0] * len(names) + ["session", "cpu"]
+    assert handler(*range(len(names))) == [*range(len(names)), "session", "cpu"]
+    assert log == ["open", "close", "open", "close"]
+
+
+def test_a_function_named_like_generated_code_is_injected() -> None:
+    def device() -> str:
+        return "cpu"
+
+    def __fn(_di_M: str = "m", d: str = Depends(device)) -> str:
+        return f"{_di_M} {d}"
+
+    assert inject(Provider())(__fn)() == "m cpu"
+
+
+@pytest.mark.parametrize("length", [150, 1200])
+def test_a_long_chain_of_shared_dependencies_is_resolved(length: int) -> None:
+    links = _chain(length)
+
+    @inject(Provider())
+    def handler(a: int = Depends(links[-1]), b: int = Depends(links[-1])) -> tuple[int, int]:
+        return a, b
+
+    assert handler() == (length - 1, length - 1)
+
+
+def test_a_long_chain_of_generator_dependencies_is_set_up_and_cleaned_up() -> None:
+    log: list[int] = []
+    links: list[Callable[..., Iterator[int]]] = []
+
+    def root() -> Iterator[int]:
+        yield 0
+        log.append(0)
+
+    links.append(root)
+    for index in range(1, 300):
+
+        def link(value: int = Depends(links[-1]), index: int = index) -> Iterator[int]:
+            yield value + 1
+            log.append(index)
+
+        links.append(link)
+
+    @inject(Provider())
+    def handler(a: int = Depends(links[-1]), b: int = Depends(links[150])) -> tuple[int, int]:
+        return a, b
+
+    assert handler() == (299, 150)
+    assert log == list(reversed(range(300)))
+
+
+def test_generated_source_shows_the_resolution_code() -> None:
+    def device() -> str:
+        return "cpu"
+
+    @inject(Provider())
+    def train(model: str, device: str = Depends(device)) -> str:
+        return f"{model} on {device}"
+
+    source = generated_source(train)
+
+    assert source.startswith("def train(model, device=")
+    assert re.search(r"^ +device = \w+\(\)  # \S+<locals>\.device$", source, re.M)
+    assert source.rstrip().endswith("(model, device)")
+    compile(source, "<check>", "exec")
+
+
+def test_generated_source_follows_override_changes() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    def accelerator() -> str:
+        return "cuda"
+
+    @inject(provider)
+    def train(device: str = Depends(device)) -> str:
+        return device
+
+    assert "accelerator" not in generated_source(train)
+    provider.override(device, accelerator)
+    assert "accelerator" in generated_source(train)
+
+
+def test_generated_source_of_a_function_that_is_not_injected_is_refused() -> None:
+    def plain(x: int) -> int:
+        return x
+
+    with pytest.raises(TypeError, match=r"plain is not an injected function"):
+        generated_source(plain)
+
+
+def test_tracebacks_show_the_generated_lines() -> None:
+    def broken() -> str:
+        raise KeyError("no device")
+
+    @inject(Provider())
+    def train(device: str = Depends(broken)) -> str:
+        return device
+
+    with pytest.raises(KeyError) as excinfo:
+        train()
+    lines = [frame.line for frame in traceback.extract_tb(excinfo.value.__traceback__)]
+
+    assert any(line and "broken" in line for line in lines)
+
+
+def test_override_changes_do_not_grow_the_line_cache() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    def train(device: str = Depends(device)) -> str:
+        return device
+
+    def entries() -> int:
+        return sum("train" in name and "torchsystem" in name for name in list(linecache.cache))
+
+    train()
+    before = entries()
+    for index in range(200):
+        provider.override(device, lambda index=index: f"cuda:{index}")
+        assert train() == f"cuda:{index}"
+
+    assert entries() <= before + 1
