@@ -370,3 +370,26 @@ def test_a_required_parameter_after_an_injected_one_must_be_given() -> None:
     assert handler("cuda", "mlp") == "mlp on cuda"
     with pytest.raises(TypeError, match=r"handler\(\) missing required argument: 'model'"):
         handler()  # type: ignore[call-arg]
+
+
+def test_depends_on_variadic_parameters_is_refused() -> None:
+    def device() -> str:
+        return "cpu"
+
+    def spread(*devices: Annotated[str, Depends(device)]) -> tuple[str, ...]:
+        return devices
+
+    def named(**devices: Annotated[str, Depends(device)]) -> dict[str, str]:
+        return devices
+
+    for function, name in ((spread, "devices"), (named, "devices")):
+        with pytest.raises(
+            TypeError, match=rf"parameter '{name}' of .*: Depends cannot fill \*args or \*\*kwargs"
+        ):
+            inject(Provider())(function)
+
+    def uses_spread(value: tuple[str, ...] = Depends(spread)) -> tuple[str, ...]:
+        return value
+
+    with pytest.raises(TypeError, match=r"Depends cannot fill \*args or \*\*kwargs"):
+        inject(Provider())(uses_spread)

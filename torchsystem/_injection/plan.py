@@ -100,6 +100,10 @@ def _marker(function: Any, parameter: inspect.Parameter, hint: Any) -> Depends |
                 "would be lost; make every name it uses importable at run time"
             )
         return None
+    if parameter.kind in _VARIADIC:
+        raise TypeError(
+            f"{where}: Depends cannot fill *args or **kwargs; give the value its own parameter"
+        )
     if isinstance(found.dependency, Unresolved):
         raise TypeError(
             f"{where}: its dependency {found.dependency.name!r} cannot be resolved at run time "
