@@ -25,40 +25,14 @@ coroutines and async generators).
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from torchsystem._injection.plan import Arg, Node, Param, Plan
+from torchsystem._injection.templates import Names, call_lines, signature_source
 from torchsystem._inspect import qualified_name
 
-__all__ = ["GLOBALS", "Generated", "Names", "generate"]
-
-_P = inspect.Parameter
-
-# Names the generated code reads as globals; the injector binds each (prefixed) once.
-GLOBALS = (
-    "fn", "M", "R", "close", "unwind", "aclose", "aunwind", "refresh", "required", "noyield",
-    "next", "StopIteration", "StopAsyncIteration", "NotImplementedError", "BaseException",
-    "GeneratorExit",
-)
-
-
-class Names:
-    """Generated names: one prefix that none of ``taken`` starts with, so none collides."""
-
-    def __init__(self, taken: Iterable[str]) -> None:
-        taken = list(taken)
-        prefix, count = "_di_", 0
-        while any(name.startswith(prefix) for name in taken):
-            count += 1
-            prefix = f"_di{count}_"
-        self.prefix = prefix
-
-    def __call__(self, suffix: str) -> str:
-        return self.prefix + suffix
-
+__all__ = ["Generated", "generate"]
 
 @dataclass
 class Generated:
@@ -144,6 +118,27 @@ class _Writer:
         self.emit(depth + 1, f"{n('noyield')}({gen})")
         self.emit(depth, f"{n('stack')}.append({gen})")
 
+    def body(self, plan: Plan, call: str) -> None:
+        """Resolve, call, and (with generator dependencies) clean up in every case."""
+        n = self.names
+        stacked = any(node.kind in ("gen", "asyncgen") for node in plan.nodes)
+        depth = 2 if stacked else 1
+        if stacked:
+            self.emit(1, f"{n('stack')} = []")
+            self.emit(1, "try:")
+        self.resolution(plan, depth)
+        for indent, text in call_lines(n, plan.kind, call, stacked):
+            self.emit(depth + indent, text)
+        if not stacked:
+            return
+        wait, prefix = ("await ", "a") if plan.kind in ("async", "asyncgen") else ("", "")
+        self.emit(1, f"except {n('BaseException')} as {n('exc')}:")
+        self.emit(2, f"{wait}{n(prefix + 'unwind')}({n('stack')}, {n('exc')})")
+        self.emit(2, "raise")
+        self.emit(1, f"{wait}{n(prefix + 'close')}({n('stack')})")
+        if plan.kind != "asyncgen":
+            self.emit(1, f"return {n('res')}")
+
     def resolution(self, plan: Plan, depth: int) -> None:
         """Flat blocks, one per run of dependencies needed by the same parameters."""
         n = self.names
@@ -191,81 +186,6 @@ def _steps(plan: Plan, names: Names) -> list[tuple[frozenset[int], Node | None, 
     return steps
 
 
-def _forward(names: Names, emit: Callable[[int, str], None], depth: int) -> None:
-    """Drive the async generator ``it``: pass values out and sent values, throws, close in."""
-    n = names
-    lines = [
-        (0, "try:"), (1, f"{n('out')} = await {n('it')}.__anext__()"),
-        (0, f"except {n('StopAsyncIteration')}:"), (1, "pass"),
-        (0, "else:"), (1, "while True:"),
-        (2, "try:"), (3, f"{n('in')} = yield {n('out')}"),
-        (2, f"except {n('GeneratorExit')}:"), (3, f"await {n('it')}.aclose()"), (3, "raise"),
-        (2, f"except {n('BaseException')} as {n('x')}:"),
-        (3, "try:"), (4, f"{n('out')} = await {n('it')}.athrow({n('x')})"),
-        (3, f"except {n('StopAsyncIteration')}:"), (4, "break"),
-        (2, "else:"),
-        (3, "try:"), (4, f"{n('out')} = await {n('it')}.asend({n('in')})"),
-        (3, f"except {n('StopAsyncIteration')}:"), (4, "break"),
-    ]
-    for indent, text in lines:
-        emit(depth + indent, text)
-
-
-def _finish(names: Names, kind: str, call: str, store: bool) -> list[tuple[int, str]]:
-    """Statements that call the function; its result goes to ``res`` when ``store``."""
-    n = names
-    if kind == "asyncgen":
-        return [(0, f"{n('it')} = {call}")]
-    head = {"sync": "", "async": "await ", "gen": "yield from "}[kind] + call
-    if store:
-        return [(0, f"{n('res')} = {head}")]
-    return [(0, f"return {head}" if kind != "gen" else f"return ({head})")]
-
-
-def signature_source(
-    params: list[Param], names: Names, defaults: dict[str, Any]
-) -> tuple[str, str, list[str]]:
-    """``(parameter list, call arguments, parameters that must be checked as required)``."""
-    declared: list[str] = []
-    passed: list[str] = []
-    required: list[str] = []
-    defaulted = positional_only = star = False
-    for index, param in enumerate(params):
-        p = param.parameter
-        if p.kind is _P.VAR_POSITIONAL:
-            declared.append(f"*{p.name}")
-            passed.append(f"*{p.name}")
-            star = True
-            continue
-        if p.kind is _P.VAR_KEYWORD:
-            declared.append(f"**{p.name}")
-            passed.append(f"**{p.name}")
-            continue
-        if p.kind is _P.KEYWORD_ONLY and not star:
-            declared.append("*")
-            star = True
-        if positional_only and p.kind is not _P.POSITIONAL_ONLY:
-            declared.append("/")
-            positional_only = False
-        positional_only = p.kind is _P.POSITIONAL_ONLY
-        if param.node is not None:
-            default = f"={names('M')}"
-        elif p.default is not _P.empty:
-            defaults[names(f"d{index}")] = p.default
-            default = f"={names(f'd{index}')}"
-        elif defaulted and p.kind is not _P.KEYWORD_ONLY:
-            default = f"={names('R')}"
-            required.append(p.name)
-        else:
-            default = ""
-        defaulted = defaulted or bool(default)
-        declared.append(p.name + default)
-        passed.append(p.name if p.kind is not _P.KEYWORD_ONLY else f"{p.name}={p.name}")
-    if positional_only:
-        declared.append("/")
-    return ", ".join(declared), ", ".join(passed), required
-
-
 def generate(plan: Plan, name: str, names: Names) -> Generated:
     """Source for the injected function ``name`` and for its stale twin.
 
@@ -277,36 +197,16 @@ def generate(plan: Plan, name: str, names: Names) -> Generated:
     writer = _Writer(names)
     defaults: dict[str, Any] = {}
     declared, passed, required = signature_source(plan.params, names, defaults)
-    is_async = plan.kind in ("async", "asyncgen")
-    head = f"{'async def' if is_async else 'def'} {{}}({declared}):"
-    wait = "await " if is_async else ""
-    stacked = any(node.kind in ("gen", "asyncgen") for node in plan.nodes)
+    head = f"{'async def' if plan.kind in ('async', 'asyncgen') else 'def'} {{}}({declared}):"
     writer.emit(0, head.format(name))
     for param_name in required:
         writer.emit(1, f"if {param_name} is {n('R')}:")
         writer.emit(2, f"{n('required')}({param_name!r})")
-    depth = 2 if stacked else 1
-    if stacked:
-        writer.emit(1, f"{n('stack')} = []")
-        writer.emit(1, "try:")
-    writer.resolution(plan, depth)
-    for indent, text in _finish(names, plan.kind, f"{n('fn')}({passed})", stacked):
-        writer.emit(depth + indent, text)
-    if plan.kind == "asyncgen":
-        _forward(names, writer.emit, depth)
-    if stacked:
-        writer.emit(1, f"except {n('BaseException')} as {n('exc')}:")
-        writer.emit(2, f"{wait}{n('unwind' if not is_async else 'aunwind')}({n('stack')}, "
-                       f"{n('exc')})")
-        writer.emit(2, "raise")
-        writer.emit(1, f"{wait}{n('close' if not is_async else 'aclose')}({n('stack')})")
-        if plan.kind != "asyncgen":
-            writer.emit(1, f"return {n('res')}")
-    stale = [head.format(n("stale"))]
-    stale += ["    " * (1 + indent) + text
-              for indent, text in _finish(names, plan.kind, f"{n('refresh')}()({passed})", False)]
-    if plan.kind == "asyncgen":
-        _forward(names, lambda depth, text: stale.append("    " * depth + text), 1)
+    writer.body(plan, f"{n('fn')}({passed})")
+    stale = [head.format(n("stale"))] + [
+        "    " * (1 + indent) + text
+        for indent, text in call_lines(names, plan.kind, f"{n('refresh')}()({passed})", False)
+    ]
     return Generated(
         "\n".join(writer.out) + "\n", "\n".join(stale) + "\n", writer.reporter,
         writer.constants, writer.lines, defaults,

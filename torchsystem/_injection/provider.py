@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from torchsystem._injection.plan import Analyses
+from torchsystem._injection.analysis import Analyses
 from torchsystem._watched import WatchedDict
 
 __all__ = ["Overrides", "Provider"]

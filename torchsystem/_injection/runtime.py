@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dis
+import inspect
 import types
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 __all__ = [
@@ -14,8 +16,11 @@ __all__ = [
     "aclose_all",
     "aunwind",
     "close_all",
+    "raised_by",
     "unwind",
 ]
+
+_RAISE = dis.opmap["RAISE_VARARGS"]
 
 
 class _Sentinel:
@@ -147,3 +152,27 @@ async def aunwind(stack: list[Any], error: BaseException) -> None:
     if current is not error:
         raise current
 
+
+def raised_by(call: Callable[..., Any], below: types.TracebackType | None) -> bool:
+    """Whether a ``raise`` statement in ``call``'s own body raised the exception.
+
+    ``below`` is the traceback entry under the generated frame: the frame that
+    the generated code called. The exception must end there (or in the body of the
+    function ``call`` wraps, for decorated placeholders), at a ``raise`` statement,
+    not in code it called nor in an operation implemented natively.
+    """
+    if below is None:
+        return False
+    last = below
+    while last.tb_next is not None:
+        last = last.tb_next
+    code = last.tb_frame.f_code
+    if code.co_code[last.tb_lasti] != _RAISE:
+        return False
+    if last is below:
+        return True
+    try:
+        inner = inspect.unwrap(call)
+    except ValueError:  # a cycle of __wrapped__
+        return False
+    return code is getattr(inner, "__code__", None)
