@@ -359,3 +359,43 @@ def test_async_handler_exception_reaches_the_caller_when_the_generator_swallows_
         asyncio.run(handler())
     assert excinfo.value is error
     assert log == ["rollback", "sync rollback"]
+
+
+def test_stop_async_iteration_an_async_generator_lets_through_reaches_the_caller() -> None:
+    # (a coroutine cannot raise StopIteration: Python turns it into RuntimeError)
+    stop = StopAsyncIteration("early stopping")
+    log: list[str] = []
+
+    async def passive() -> AsyncIterator[str]:
+        yield "passive"  # no try: the exception leaves it as RuntimeError (PEP 479)
+
+    def sync_passive() -> Iterator[str]:
+        try:
+            yield "sync"
+        finally:
+            log.append("sync closed")
+
+    @inject(Provider())
+    async def handler(a: str = Depends(sync_passive), b: str = Depends(passive)) -> None:
+        raise stop
+
+    with pytest.raises(StopAsyncIteration) as excinfo:
+        asyncio.run(handler())
+    assert excinfo.value is stop
+    assert log == ["sync closed"]
+
+
+def test_an_async_generator_that_raises_its_own_runtime_error_replaces_the_error() -> None:
+    async def wrapping() -> AsyncIterator[str]:
+        try:
+            yield "wrapping"
+        except StopAsyncIteration as caught:
+            raise RuntimeError() from caught
+
+    @inject(Provider())
+    async def handler(value: str = Depends(wrapping)) -> None:
+        raise StopAsyncIteration
+
+    with pytest.raises(RuntimeError) as excinfo:
+        asyncio.run(handler())
+    assert excinfo.value.args == ()

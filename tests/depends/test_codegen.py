@@ -1,5 +1,6 @@
 """The generated resolution code: its names, its size limits, its source and line cache."""
 
+import inspect
 import linecache
 import re
 import traceback
@@ -154,9 +155,31 @@ def test_tracebacks_show_the_generated_lines() -> None:
 
     with pytest.raises(KeyError) as excinfo:
         train()
-    lines = [frame.line for frame in traceback.extract_tb(excinfo.value.__traceback__)]
+    frames = traceback.extract_tb(excinfo.value.__traceback__)
+    generated = [frame for frame in frames if frame.filename.startswith("<torchsystem inject")]
 
-    assert any(line and "broken" in line for line in lines)
+    assert len(generated) == 1
+    assert re.fullmatch(r"<torchsystem inject \S+<locals>\.train 0x[0-9a-f]+ #\d+>",
+                        generated[0].filename)
+    assert generated[0].line is not None
+    assert generated[0].line.endswith("<locals>.broken")
+
+
+def test_the_signature_is_the_functions_own() -> None:
+    def device() -> str:
+        return "cpu"
+
+    @inject(Provider())
+    def train(model: str, device: str = Depends(device), *, epochs: int = 3) -> str:
+        return model
+
+    assert inspect.signature(train) == inspect.signature(train.__wrapped__)  # type: ignore[attr-defined]
+    assert str(inspect.signature(train, follow_wrapped=False)) == (
+        "(model: str, device: str = <resolved by dependency injection>, *, epochs: int = 3)"
+        " -> str"
+    )
+    assert train.__name__ == "train"
+    assert train.__doc__ is None
 
 
 def test_override_changes_do_not_grow_the_line_cache() -> None:

@@ -445,3 +445,51 @@ def test_after_a_dependency_yields_twice_the_earlier_ones_still_close() -> None:
     with pytest.raises(DependencyError, match="yielded more than once"):
         handler()
     assert log == ["close first"]
+
+
+def test_a_clean_up_error_raised_from_the_handler_error_replaces_it() -> None:
+    original = ValueError("handler failed")
+
+    def session() -> Iterator[str]:
+        try:
+            yield "session"
+        except ValueError as caught:
+            raise ConnectionError("rollback failed") from caught
+
+    @inject(Provider())
+    def handler(value: str = Depends(session)) -> None:
+        raise original
+
+    with pytest.raises(ConnectionError, match="rollback failed") as excinfo:
+        handler()
+    assert excinfo.value.__cause__ is original
+
+
+def test_stop_iteration_a_generator_lets_through_reaches_the_caller_unchanged() -> None:
+    stop = StopIteration("early stopping")
+
+    def passive() -> Iterator[str]:
+        yield "passive"  # no try: StopIteration leaves it as RuntimeError (PEP 479)
+
+    @inject(Provider())
+    def handler(value: str = Depends(passive)) -> None:
+        raise stop
+
+    with pytest.raises(StopIteration) as excinfo:
+        handler()
+    assert excinfo.value is stop
+
+
+def test_a_generator_that_wraps_stop_iteration_in_its_own_runtime_error_replaces_it() -> None:
+    def wrapping() -> Iterator[str]:
+        try:
+            yield "wrapping"
+        except StopIteration as caught:
+            raise RuntimeError("wrapped on purpose") from caught
+
+    @inject(Provider())
+    def handler(value: str = Depends(wrapping)) -> None:
+        raise StopIteration
+
+    with pytest.raises(RuntimeError, match="wrapped on purpose"):
+        handler()

@@ -45,20 +45,26 @@ class MissingDependencyError(NotImplementedError):
     """A dependency raised ``NotImplementedError``: it is a placeholder to override."""
 
 
-def _name(gen: Any) -> str:
-    return f"{getattr(gen, '__qualname__', repr(gen))}()"
-
-
 def _yielded_twice(gen: Any) -> DependencyError:
     return DependencyError(
-        f"generator dependency {_name(gen)} yielded more than once; "
+        f"generator dependency {gen.__qualname__}() yielded more than once; "
         "a dependency must yield exactly one value"
     )
 
 
+# PEP 479: a StopIteration (StopAsyncIteration) that leaves a generator becomes this.
+_PEP_479 = frozenset(
+    f"{kind} raised {stop}"
+    for kind in ("generator", "async generator")
+    for stop in ("StopIteration", "StopAsyncIteration")
+)
+
+
 def _passed_through(raised: BaseException, error: BaseException) -> bool:
-    # PEP 479 turns a StopIteration that leaves a generator into RuntimeError(cause=it).
-    return raised is error or (isinstance(raised, RuntimeError) and raised.__cause__ is error)
+    """Whether ``raised`` is ``error`` leaving the generator, as is or as PEP 479 wraps it."""
+    return raised is error or (
+        type(raised) is RuntimeError and raised.__cause__ is error and str(raised) in _PEP_479
+    )
 
 
 def _throw(gen: Generator[Any, None, None], error: BaseException) -> BaseException:
