@@ -399,3 +399,62 @@ def test_an_async_generator_that_raises_its_own_runtime_error_replaces_the_error
     with pytest.raises(RuntimeError) as excinfo:
         asyncio.run(handler())
     assert excinfo.value.args == ()
+
+
+def test_an_async_handler_after_an_override_change_awaits_the_new_dependency() -> None:
+    provider = Provider()
+
+    async def device() -> str:
+        return "cpu"
+
+    async def accelerator() -> str:
+        return "cuda"
+
+    @inject(provider)
+    async def where(model: str, device: str = Depends(device)) -> str:
+        return f"{model} on {device}"
+
+    assert asyncio.run(where("mlp")) == "mlp on cpu"
+    provider.override(device, accelerator)
+    assert inspect.iscoroutinefunction(where)
+    assert asyncio.run(where("mlp")) == "mlp on cuda"
+
+
+def test_callable_objects_with_async_call_are_awaited() -> None:
+    class Remote:
+        async def __call__(self) -> str:
+            return "remote"
+
+    class Stream:
+        async def __call__(self) -> AsyncIterator[str]:
+            yield "stream"
+
+    @inject(Provider())
+    async def handler(a: str = Depends(Remote()), b: str = Depends(Stream())) -> str:
+        return a + b
+
+    assert asyncio.run(handler()) == "remotestream"
+
+
+def test_a_sync_handler_refuses_an_async_override_on_its_next_call() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    async def remote() -> str:
+        return "cuda"
+
+    @inject(provider)
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    provider.override(device, remote)
+    with pytest.raises(
+        TypeError,
+        match=r"where is synchronous but its dependency .*remote \(the override of .*device\) "
+        r"is async; declare the handler with 'async def' or use a synchronous dependency",
+    ):
+        where()
+    del provider.dependency_overrides[device]
+    assert where() == "cpu"

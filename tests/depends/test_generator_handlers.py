@@ -288,3 +288,134 @@ def test_an_async_generator_handler_with_a_sync_generator_dependency() -> None:
 
     assert asyncio.run(collect()) == [True]
     assert log == ["open", "close"]
+
+
+def test_an_async_generator_handler_that_yields_nothing_still_cleans_up() -> None:
+    log: list[str] = []
+    session = _async_session(log)
+
+    @inject(Provider())
+    async def rows(session: dict[str, bool] = Depends(session)) -> AsyncIterator[int]:
+        log.append("handler ran")
+        return
+        yield 0
+
+    async def collect() -> list[int]:
+        return [row async for row in rows()]
+
+    assert asyncio.run(collect()) == []
+    assert log == ["open", "handler ran", "close"]
+
+
+def test_athrow_that_finishes_an_async_generator_handler_ends_the_stream() -> None:
+    log: list[str] = []
+    session = _async_session(log)
+
+    @inject(Provider())
+    async def rows(session: dict[str, bool] = Depends(session)) -> AsyncIterator[int]:
+        try:
+            yield 1
+        except KeyError:
+            log.append("handler stopped")
+
+    async def drive() -> None:
+        stream = rows()
+        assert await stream.__anext__() == 1
+        with pytest.raises(StopAsyncIteration):
+            await stream.athrow(KeyError("stop"))
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+
+    asyncio.run(drive())
+    assert log == ["open", "handler stopped", "close"]
+
+
+def test_athrow_that_the_handler_lets_through_reaches_its_dependencies() -> None:
+    log: list[str] = []
+    session = _async_session(log)
+
+    @inject(Provider())
+    async def rows(session: dict[str, bool] = Depends(session)) -> AsyncIterator[int]:
+        yield 1
+        yield 2
+
+    async def drive() -> None:
+        stream = rows()
+        assert await stream.__anext__() == 1
+        with pytest.raises(KeyError, match="from the consumer"):
+            await stream.athrow(KeyError("from the consumer"))
+
+    asyncio.run(drive())
+    assert log == ["open", "rollback KeyError", "close"]
+
+
+def test_closing_a_generator_handler_that_never_started_opens_nothing() -> None:
+    log: list[str] = []
+    session = _session(log)
+
+    @inject(Provider())
+    def rows(session: dict[str, bool] = Depends(session)) -> Iterator[int]:
+        yield 1
+
+    stream = rows()
+    stream.close()
+
+    assert log == []
+
+
+def test_a_generator_handler_uses_explicit_arguments_and_overrides() -> None:
+    provider = Provider()
+    log: list[str] = []
+    session = _session(log)
+
+    @inject(provider)
+    def rows(session: object = Depends(session)) -> Iterator[object]:
+        yield session
+
+    assert list(rows("given")) == ["given"]
+    assert log == []
+    provider.override(session, lambda: "overridden")  # type: ignore[arg-type]
+    assert list(rows()) == ["overridden"]
+    assert inspect.isgeneratorfunction(rows)  # also while the override was being applied
+
+
+def test_an_async_generator_handler_stays_one_across_override_changes() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    async def rows(device: str = Depends(device)) -> AsyncIterator[str]:
+        received = yield device
+        yield f"got {received}"
+
+    async def drive() -> list[str]:
+        stream = rows()
+        return [await stream.__anext__(), await stream.asend("ping")]
+
+    provider.override(device, lambda: "cuda")
+    assert inspect.isasyncgenfunction(rows)
+    assert asyncio.run(drive()) == ["cuda", "got ping"]
+    provider.override(device, lambda: "mps")
+    assert asyncio.run(drive()) == ["mps", "got ping"]
+
+
+def test_a_generator_handler_stays_one_across_override_changes() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    def rows(device: str = Depends(device)) -> Generator[str, str, str]:
+        received = yield device
+        return f"got {received}"
+
+    provider.override(device, lambda: "cuda")
+    assert inspect.isgeneratorfunction(rows)
+    stream = rows()
+    assert next(stream) == "cuda"
+    with pytest.raises(StopIteration) as excinfo:
+        stream.send("ping")
+    assert excinfo.value.value == "got ping"

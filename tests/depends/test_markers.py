@@ -393,3 +393,63 @@ def test_depends_on_variadic_parameters_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"Depends cannot fill \*args or \*\*kwargs"):
         inject(Provider())(uses_spread)
+
+
+def test_partials_callable_objects_and_unhashable_callables_are_dependencies() -> None:
+    import functools
+
+    def scaled(value: int, factor: int = 1) -> int:
+        return value * factor
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Unhashable)
+
+        def __call__(self) -> int:
+            return self.value
+
+    first, second = Unhashable(1), Unhashable(2)
+
+    @inject(Provider())
+    def handler(
+        a: int = Depends(functools.partial(scaled, 3, factor=2)),
+        b: int = Depends(first),
+        c: int = Depends(second),
+        d: int = Depends(first),
+    ) -> tuple[int, ...]:
+        return a, b, c, d
+
+    assert handler() == (6, 1, 2, 1)
+
+
+def test_inject_without_a_provider_makes_its_own() -> None:
+    def device() -> str:
+        return "cpu"
+
+    @inject()
+    def where(device: str = Depends(device)) -> str:
+        return device
+
+    assert where() == "cpu"
+
+
+def test_a_function_without_markers_is_returned_unchanged() -> None:
+    def plain(model: str, epochs: int = 3) -> str:
+        return model
+
+    assert inject(Provider())(plain) is plain
+
+
+def test_a_lambda_is_injected_under_a_valid_name() -> None:
+    def device() -> str:
+        return "cpu"
+
+    handler = inject(Provider())(lambda device=Depends(device): device)
+
+    assert handler() == "cpu"
+    assert handler.__name__ == "<lambda>"
