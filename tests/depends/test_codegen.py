@@ -149,20 +149,27 @@ def test_tracebacks_show_the_generated_lines() -> None:
     def broken() -> str:
         raise KeyError("no device")
 
-    @inject(Provider())
+    provider = Provider()
+
+    @inject(provider)
     def train(device: str = Depends(broken)) -> str:
         return device
 
+    for _ in range(3):  # the current version's lines stay in the cache
+        provider.override(broken, lambda: "cpu")
+        assert train() == "cpu"
+        del provider.dependency_overrides[broken]
     with pytest.raises(KeyError) as excinfo:
         train()
     frames = traceback.extract_tb(excinfo.value.__traceback__)
     generated = [frame for frame in frames if frame.filename.startswith("<torchsystem inject")]
 
-    assert len(generated) == 1
+    assert len(generated) == 2  # the stale twin, then the version it compiled
+    assert generated[0].filename.endswith(" stale>")
     assert re.fullmatch(r"<torchsystem inject \S+<locals>\.train 0x[0-9a-f]+ #\d+>",
-                        generated[0].filename)
-    assert generated[0].line is not None
-    assert generated[0].line.endswith("<locals>.broken")
+                        generated[1].filename)
+    assert generated[1].line is not None
+    assert generated[1].line.endswith("<locals>.broken")
 
 
 def test_the_signature_is_the_functions_own() -> None:

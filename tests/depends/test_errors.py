@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -347,3 +348,77 @@ def test_an_override_with_an_unresolvable_parameter_fails_on_the_next_call() -> 
 def test_inject_refuses_what_is_not_callable() -> None:
     with pytest.raises(TypeError, match=r"inject expects a function, got 42"):
         inject(Provider())(42)  # type: ignore[type-var]
+
+
+def test_not_implemented_error_from_a_native_callable_dependency_propagates_unchanged() -> None:
+    import io
+
+    # RawIOBase.readinto is C code that raises NotImplementedError itself: no Python frame
+    native = functools.partial(io.RawIOBase().readinto, bytearray(1))
+    native.__signature__ = inspect.Signature()  # type: ignore[attr-defined]
+
+    @inject(Provider())
+    def handler(count: int = Depends(native)) -> int:
+        return count
+
+    with pytest.raises(NotImplementedError) as excinfo:
+        handler()
+    assert type(excinfo.value) is NotImplementedError
+
+
+def test_not_implemented_error_from_code_a_class_dependency_calls_propagates_unchanged() -> None:
+    def unsupported() -> None:
+        raise NotImplementedError("deep in the constructor")
+
+    class Settings:
+        def __init__(self) -> None:
+            unsupported()
+
+    @inject(Provider())
+    def handler(settings: Settings = Depends(Settings)) -> Settings:
+        return settings
+
+    with pytest.raises(NotImplementedError, match="deep in the constructor") as excinfo:
+        handler()
+    assert type(excinfo.value) is NotImplementedError
+
+
+def test_a_dependency_whose_wrapped_chain_is_a_cycle_is_not_misread() -> None:
+    def unsupported() -> str:
+        raise NotImplementedError("deeper")
+
+    def device() -> str:
+        return unsupported()
+
+    device.__wrapped__ = device  # type: ignore[attr-defined]
+    device.__signature__ = inspect.Signature()  # type: ignore[attr-defined]
+
+    @inject(Provider())
+    def handler(device: str = Depends(device)) -> str:
+        return device
+
+    with pytest.raises(NotImplementedError, match="deeper") as excinfo:
+        handler()
+    assert type(excinfo.value) is NotImplementedError
+
+
+def test_missing_dependency_error_names_a_callable_object_by_its_repr() -> None:
+    class Placeholder:
+        def __call__(self) -> str:
+            raise NotImplementedError
+
+        def __repr__(self) -> str:
+            return "<writer placeholder>"
+
+    placeholder = Placeholder()
+
+    @inject(Provider())
+    def handler(writer: str = Depends(placeholder)) -> str:
+        return writer
+
+    with pytest.raises(
+        MissingDependencyError,
+        match=r"dependency <writer placeholder> of .*handler is not implemented \(it raised "
+        r"NotImplementedError\)\. Provide it on .*\.dependency_overrides\[<writer placeholder>\]",
+    ):
+        handler()

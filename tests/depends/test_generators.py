@@ -286,6 +286,12 @@ def test_a_clean_up_error_after_a_normal_return_still_finishes_the_other_generat
     log: list[str] = []
     error = OSError("disk full while flushing")
 
+    def zeroth() -> Iterator[str]:
+        try:
+            yield "zeroth"
+        finally:
+            log.append("close zeroth")
+
     def first() -> Iterator[str]:
         log.append("open first")
         try:
@@ -308,7 +314,10 @@ def test_a_clean_up_error_after_a_normal_return_still_finishes_the_other_generat
 
     @inject(Provider())
     def handler(
-        a: str = Depends(first), b: str = Depends(second), c: str = Depends(third)
+        z: str = Depends(zeroth),
+        a: str = Depends(first),
+        b: str = Depends(second),
+        c: str = Depends(third),
     ) -> str:
         log.append("handler")
         return "result"
@@ -318,7 +327,7 @@ def test_a_clean_up_error_after_a_normal_return_still_finishes_the_other_generat
     assert excinfo.value is error
     assert log == [
         "open first", "open second", "open third", "handler",
-        "close third", "first saw disk full while flushing", "close first",
+        "close third", "first saw disk full while flushing", "close first", "close zeroth",
     ]
 
 

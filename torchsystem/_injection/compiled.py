@@ -164,18 +164,25 @@ class Injected:
 
     def no_yield(self, gen: Any) -> NoReturn:
         raise runtime.DependencyError(
-            f"generator dependency {getattr(gen, '__qualname__', gen)}() of "
+            f"generator dependency {gen.__qualname__}() of "
             f"{qualified_name(self.function)} finished without yielding; it must yield once"
         ) from None
 
     def missing(self, lines: dict[int, Node], error: NotImplementedError) -> None:
         """Raise ``MissingDependencyError`` if a placeholder dependency itself raised
-        ``error``; return (the generated code re-raises it unchanged) otherwise."""
+        ``error``; return (the generated code re-raises it unchanged) otherwise.
+
+        ``error`` was caught in the generated frame, so its traceback starts there, at
+        the line that called the dependency (``lines`` says which).
+        """
         trace = error.__traceback__
-        node = None if trace is None else lines.get(trace.tb_lineno)
-        if node is None or trace is None or isinstance(error, runtime.MissingDependencyError):
-            return
-        if runtime.raised_by(node.call, trace.tb_next):
+        assert trace is not None
+        node = lines.get(trace.tb_lineno)
+        if (
+            node is not None
+            and not isinstance(error, runtime.MissingDependencyError)
+            and runtime.raised_by(node.call, trace.tb_next)
+        ):
             raise runtime.MissingDependencyError(self.describe_missing(node, error)) from error
 
     def describe_missing(self, node: Node, error: NotImplementedError) -> str:

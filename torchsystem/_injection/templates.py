@@ -38,22 +38,43 @@ class Names:
         return self.prefix + suffix
 
 
+_FORWARD = """\
+try:
+    {out} = await {it}.__anext__()
+except {StopAsyncIteration}:
+    pass
+else:
+    while True:
+        try:
+            {sent} = yield {out}
+        except {GeneratorExit}:
+            await {it}.aclose()
+            raise
+        except {BaseException} as {thrown}:
+            try:
+                {out} = await {it}.athrow({thrown})
+            except {StopAsyncIteration}:
+                break
+        else:
+            try:
+                {out} = await {it}.asend({sent})
+            except {StopAsyncIteration}:
+                break
+"""
+
+
+class _Prefixed(dict[str, str]):
+    def __init__(self, names: Names) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, key: str) -> str:
+        return self.names(key)
+
+
 def forward_lines(names: Names) -> Lines:
     """Drive the async generator ``it``: pass values out and sent values, throws, close in."""
-    n = names
-    return [
-        (0, "try:"), (1, f"{n('out')} = await {n('it')}.__anext__()"),
-        (0, f"except {n('StopAsyncIteration')}:"), (1, "pass"),
-        (0, "else:"), (1, "while True:"),
-        (2, "try:"), (3, f"{n('in')} = yield {n('out')}"),
-        (2, f"except {n('GeneratorExit')}:"), (3, f"await {n('it')}.aclose()"), (3, "raise"),
-        (2, f"except {n('BaseException')} as {n('x')}:"),
-        (3, "try:"), (4, f"{n('out')} = await {n('it')}.athrow({n('x')})"),
-        (3, f"except {n('StopAsyncIteration')}:"), (4, "break"),
-        (2, "else:"),
-        (3, "try:"), (4, f"{n('out')} = await {n('it')}.asend({n('in')})"),
-        (3, f"except {n('StopAsyncIteration')}:"), (4, "break"),
-    ]
+    return [(0, line) for line in _FORWARD.format_map(_Prefixed(names)).splitlines()]
 
 
 def call_lines(names: Names, kind: str, call: str, store: bool) -> Lines:
