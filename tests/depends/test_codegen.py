@@ -114,7 +114,7 @@ def test_generated_source_shows_the_resolution_code() -> None:
     source = generated_source(train)
 
     assert source.startswith("def train(model, device=")
-    assert re.search(r"^ +device = \w+\(\)  # \S+<locals>\.device$", source, re.M)
+    assert re.search(r"^ +device = \w+\[\d+\]\(\)  # \S+<locals>\.device$", source, re.M)
     assert source.rstrip().endswith("(model, device)")
     compile(source, "<check>", "exec")
 
@@ -134,15 +134,22 @@ def test_generated_source_follows_override_changes() -> None:
 
     assert "accelerator" not in generated_source(train)
     provider.override(device, accelerator)
-    assert "accelerator" in generated_source(train)
+    assert re.search(
+        r"device = \w+\[\d+\]\(\)  # \S+<locals>\.accelerator "
+        r"\(override of \S+<locals>\.device\)$", generated_source(train), re.M,
+    )
 
 
 def test_generated_source_of_a_function_that_is_not_injected_is_refused() -> None:
     def plain(x: int) -> int:
         return x
 
-    with pytest.raises(TypeError, match=r"plain is not an injected function"):
-        generated_source(plain)
+    with pytest.raises(
+        TypeError,
+        match=r"^\S+<locals>\.plain is not an injected function \(inject returns a function "
+        r"without Depends parameters unchanged\)$",
+    ):
+        generated_source(inject(Provider())(plain))
 
 
 def test_tracebacks_show_the_generated_lines() -> None:
@@ -181,10 +188,13 @@ def test_the_signature_is_the_functions_own() -> None:
         return model
 
     assert inspect.signature(train) == inspect.signature(train.__wrapped__)  # type: ignore[attr-defined]
-    assert str(inspect.signature(train, follow_wrapped=False)) == (
-        "(model: str, device: str = <resolved by dependency injection>, *, epochs: int = 3)"
-        " -> str"
-    )
+    own = inspect.signature(train, follow_wrapped=False).parameters
+    assert list(own)[:3] == ["model", "device", "epochs"]
+    assert str(own["device"]) == "device: str = <resolved by dependency injection>"
+    assert str(own["epochs"]) == "epochs: int = 3"
+    hidden = list(own.values())[3:]  # this version's objects, bound when a call starts
+    assert [p.kind for p in hidden] == [inspect.Parameter.KEYWORD_ONLY]
+    assert hidden[0].name.startswith("_di")
     assert train.__name__ == "train"
     assert train.__doc__ is None
 
@@ -209,3 +219,75 @@ def test_override_changes_do_not_grow_the_line_cache() -> None:
         assert train() == f"cuda:{index}"
 
     assert entries() <= before + 1
+
+
+def test_generated_source_of_methods_of_every_kind() -> None:
+    def device() -> str:
+        return "cpu"
+
+    class Trainer:
+        @inject(Provider())
+        def method(self, device: str = Depends(device)) -> str:
+            return device
+
+        @inject(Provider())
+        @staticmethod
+        def static(device: str = Depends(device)) -> str:
+            return device
+
+        @inject(Provider())
+        @classmethod
+        def build(cls, device: str = Depends(device)) -> str:
+            return device
+
+    sources = [
+        generated_source(Trainer().method),
+        generated_source(Trainer.__dict__["static"]),
+        generated_source(Trainer.build),
+        generated_source(Trainer.__dict__["build"]),
+    ]
+
+    assert [source.split("(")[0] for source in sources] == [
+        "def method", "def static", "def build", "def build"
+    ]
+
+
+def test_a_dependency_name_that_is_not_printable_is_shown_safely() -> None:
+    def device() -> str:
+        return "cpu"
+
+    device.__qualname__ = "bad\nname\u2028here"
+
+    @inject(Provider())
+    def train(device: str = Depends(device)) -> str:
+        return device
+
+    source = generated_source(train)
+
+    assert train() == "cpu"
+    assert re.search(r"  # \S*bad\?name\?here$", source, re.M)
+    assert len(source.splitlines()) == len(source.split("\n")) - 1
+
+
+def test_the_line_cache_forgets_a_function_that_is_garbage_collected() -> None:
+    import gc
+
+    def device() -> str:
+        return "cpu"
+
+    def make() -> tuple[Callable[[], str], list[str]]:
+        @inject(Provider())
+        def collected(device: str = Depends(device)) -> str:
+            return device
+
+        return collected, [name for name in linecache.cache if "collected" in name]
+
+    handler, names = make()
+    assert handler() == "cpu"
+    assert len(names) == 2  # the stale twin and the first version
+    assert all(name in linecache.cache for name in names)
+
+    del handler
+    gc.collect()
+
+    assert not any(name in linecache.cache for name in names)

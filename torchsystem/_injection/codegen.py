@@ -2,25 +2,23 @@
 
 For ``def train(model, device=Depends(device))`` the generated code is::
 
-    def train(model, device=_di_M):
+    def train(model, device=_di_M, *, _di_V=_di_M):
         try:
             if device is _di_M:
-                _di_c0 = '\\x00ts0'
-                device = _di_c0()  # device
+                device = _di_V[1]()  # device
         except _di_NotImplementedError as _di_e:
-            _di_missing = '\\x00ts1'
-            _di_missing(_di_e)
+            _di_V[0](_di_e)
             raise
         return _di_fn(model, device)
 
-The quoted placeholders are replaced, in the compiled code object's constants, by the
-objects of this version (the dependency, the error reporter), so a call in flight keeps
-the graph it started with whatever is compiled after it. Every generated name starts
-with a prefix that no parameter of the function starts with. The statements are flat:
-each dependency is computed once, in a block guarded by "is any parameter that needs it
-missing", so graphs of any depth compile. Generator dependencies are entered inline and
-finished by ``runtime.close_all`` / ``runtime.unwind`` (their async twins for
-coroutines and async generators).
+``_di_V`` is a hidden keyword-only parameter whose default is the tuple of this
+version's objects (the error reporter, then the dependencies); Python binds it when the
+call starts, together with the code, so a call keeps the version it started with. Every
+generated name starts with a prefix that no parameter of the function starts with. The
+statements are flat: each dependency is computed once, in a block guarded by "is any
+parameter that needs it missing", so graphs of any depth compile. Generator dependencies
+are entered inline and finished by ``runtime.close_all`` / ``runtime.unwind`` (their
+async twins for coroutines and async generators).
 """
 
 from __future__ import annotations
@@ -36,18 +34,17 @@ __all__ = ["Generated", "generate"]
 
 @dataclass
 class Generated:
-    """The source of one version, its constants, and which line runs which dependency.
+    """The source of one version, its objects, and which line runs which dependency.
 
-    ``constants`` maps each placeholder string in the source to the object it stands
-    for; ``reporter`` is the placeholder left for the injector's error reporter.
-    ``defaults`` are the globals that the ``def`` line's defaults name; ``stale`` is a
-    twin with the same signature that only asks for a recompile.
+    ``values`` is the tuple the hidden parameter holds, except its first item: the error
+    reporter, which the injector puts there. ``defaults`` are the globals that the
+    ``def`` line's defaults name; ``stale`` is a twin with the same signature that only
+    asks for a recompile.
     """
 
     source: str
     stale: str
-    reporter: str
-    constants: dict[str, Any] = field(default_factory=dict)
+    values: list[Any] = field(default_factory=list)
     lines: dict[int, Node] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
 
@@ -74,8 +71,7 @@ class _Writer:
     names: Names
     out: list[str] = field(default_factory=list)
     lines: dict[int, Node] = field(default_factory=dict)
-    constants: dict[str, Any] = field(default_factory=dict)
-    reporter: str = ""
+    values: list[Any] = field(default_factory=lambda: [None])  # [0]: the error reporter
 
     def emit(self, depth: int, text: str, node: Node | None = None) -> None:
         self.out.append("    " * depth + text)
@@ -83,10 +79,9 @@ class _Writer:
             self.lines[len(self.out)] = node
 
     def constant(self, value: Any) -> str:
-        """A string literal that stands for ``value`` in the compiled code's constants."""
-        placeholder = f"\x00ts{len(self.constants)}"
-        self.constants[placeholder] = value
-        return repr(placeholder)
+        """The expression that reads ``value`` from this version's objects."""
+        self.values.append(value)
+        return f"{self.names('V')}[{len(self.values) - 1}]"
 
     def argument(self, arg: Arg) -> str:
         value = self.constant(arg.default) if arg.node is None else self.names(f"v{arg.node.index}")
@@ -95,13 +90,12 @@ class _Writer:
     def call(self, node: Node, depth: int, target: str) -> None:
         """Emit the statements that call ``node`` and leave its value in ``target``."""
         n = self.names
-        callee = n(f"c{node.index}")
+        callee = self.constant(node.call)
         args = ", ".join(self.argument(arg) for arg in node.args)
         note = qualified_name(node.call)
         if node.call is not node.original:
             note += f" (override of {qualified_name(node.original)})"
         note = f"  # {_printable(note)}"
-        self.emit(depth, f"{callee} = {self.constant(node.call)}")
         if node.kind in ("sync", "async"):
             wait = "await " if node.kind == "async" else ""
             self.emit(depth, f"{target} = {wait}{callee}({args}){note}", node)
@@ -111,7 +105,7 @@ class _Writer:
             (f"await {gen}.__anext__()", n("StopAsyncIteration")) if node.kind == "asyncgen"
             else (f"{n('next')}({gen})", n("StopIteration"))
         )
-        self.emit(depth, f"{gen} = {callee}({args}){note}", node)
+        self.emit(depth, f"{gen} = {callee}({args}){note}")  # runs none of its code yet
         self.emit(depth, "try:")
         self.emit(depth + 1, f"{target} = {step}", node)
         self.emit(depth, f"except {stop}:")
@@ -154,9 +148,7 @@ class _Writer:
             else:
                 self.call(node, depth + 2, target)
         self.emit(depth, f"except {n('NotImplementedError')} as {n('e')}:")
-        self.reporter = f"\x00ts{len(self.constants)}"
-        self.emit(depth + 1, f"{n('missing')} = {self.constant(None)}")
-        self.emit(depth + 1, f"{n('missing')}({n('e')})")
+        self.emit(depth + 1, f"{n('V')}[0]({n('e')})")
         self.emit(depth + 1, "raise")
 
 
@@ -208,6 +200,6 @@ def generate(plan: Plan, name: str, names: Names) -> Generated:
         for indent, text in call_lines(names, plan.kind, f"{n('refresh')}()({passed})", False)
     ]
     return Generated(
-        "\n".join(writer.out) + "\n", "\n".join(stale) + "\n", writer.reporter,
-        writer.constants, writer.lines, defaults,
+        "\n".join(writer.out) + "\n", "\n".join(stale) + "\n", writer.values, writer.lines,
+        defaults,
     )

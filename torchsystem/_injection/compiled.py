@@ -25,13 +25,14 @@ _KEPT_SOURCES = 2  # line-cache entries kept per function: the current version a
 
 
 class _Version:
-    """One compiled resolution: code whose constants hold this version's dependencies."""
+    """One compiled resolution: its code, source, and the objects its calls read."""
 
-    __slots__ = ("code", "source")
+    __slots__ = ("code", "source", "values")
 
-    def __init__(self, code: CodeType, source: str) -> None:
+    def __init__(self, code: CodeType, source: str, values: tuple[Any, ...]) -> None:
         self.code = code
         self.source = source
+        self.values = values
 
 
 def _function_code(module: CodeType, name: str) -> CodeType:
@@ -47,9 +48,11 @@ def _forget(*groups: list[str]) -> None:
 class Injected:
     """Owns the generated wrapper of one function; recompiles it when overrides change.
 
-    Each compiled version is a code object whose constants are that version's
-    dependencies; the wrapper's ``__code__`` is swapped whole, so a call keeps the
-    version it started with. The globals are fixed at construction and never change.
+    Each compiled version is a code object and a tuple of that version's objects, which
+    the code reads from a hidden keyword-only parameter: Python binds the code and the
+    tuple together when a call starts, so a call keeps the version it started with.
+    Changing overrides installs the stale twin first; the next call compiles a new
+    version and installs its tuple, then its code. The globals never change.
     """
 
     def __init__(self, function: Callable[..., Any], provider: Provider, owner: object) -> None:
@@ -124,19 +127,24 @@ class Injected:
         return code
 
     def version(self, generated: Generated, module: CodeType) -> _Version:
-        """The function's code with this version's objects put into its constants."""
-        constants = dict(generated.constants)
-        constants[generated.reporter] = functools.partial(self.missing, generated.lines)
-        code = _function_code(module, self.name)
-        filled = tuple(constants.get(c, c) if type(c) is str else c for c in code.co_consts)
-        return _Version(code.replace(co_consts=filled), generated.source)
+        """This version's code, and its objects with the error reporter first."""
+        reporter = functools.partial(self.missing, generated.lines)
+        values = (reporter, *generated.values[1:])
+        return _Version(_function_code(module, self.name), generated.source, values)
 
     def install(self, version: _Version) -> None:
-        """Make ``version`` the one new calls run (callers hold the lock or own ``self``)."""
+        """Make ``version`` the one new calls run (callers hold the lock or own ``self``).
+
+        The objects go in first, while the stale twin (which ignores them) is installed:
+        a call binds code and objects together, so it never pairs one version's code
+        with another's objects.
+        """
         self.current_version = version
+        defaults = {**(self.wrapper.__kwdefaults__ or {}), self.names("V"): version.values}
+        self.wrapper.__kwdefaults__ = defaults
         self.wrapper.__code__ = version.code
-        current = FunctionType(version.code, self.namespace, self.name, self.wrapper.__defaults__)
-        current.__kwdefaults__ = self.wrapper.__kwdefaults__
+        current = FunctionType(version.code, self.namespace)  # called with every argument
+        current.__kwdefaults__ = defaults
         self.current = current
 
     def invalidate(self) -> None:

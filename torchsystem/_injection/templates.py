@@ -130,4 +130,7 @@ def signature_source(
         passed.append(p.name if p.kind is not _P.KEYWORD_ONLY else f"{p.name}={p.name}")
     if positional_only:
         declared.append("/")
+    hidden = f"{names('V')}={names('M')}"  # this version's objects: see ``codegen``
+    at = len(declared) - (params[-1].parameter.kind is _P.VAR_KEYWORD)
+    declared.insert(at, hidden if star else f"*, {hidden}")
     return ", ".join(declared), ", ".join(passed), required
