@@ -498,3 +498,24 @@ def test_a_replacement_and_its_own_dependencies_are_read_when_it_is_set(
 
     monkeypatch.setattr(inspect_module, "signature", refuse)
     assert where() == "cuda:20"
+
+
+def test_a_container_whose_override_refers_to_it_is_garbage_collected() -> None:
+    import gc
+    import weakref
+
+    def build() -> weakref.ref[Service]:
+        service = Service()
+
+        @service.handler
+        def ping(device: str = Depends(_unconfigured_device)) -> str:
+            return device
+
+        service.override(_unconfigured_device, lambda: f"cpu for {type(service).__name__}")
+        assert service.handle("ping") == "cpu for Service"
+        return weakref.ref(service)
+
+    ref = build()
+    gc.collect()
+
+    assert ref() is None
