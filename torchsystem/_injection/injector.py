@@ -68,6 +68,16 @@ def generated_source(function: Callable[..., Any]) -> str:
     Raises:
         TypeError: ``function`` was not injected (``inject`` returns a function that has
             no ``Depends`` parameter unchanged).
+
+    Example:
+        >>> from torchsystem.depends import Depends, Provider, generated_source, inject
+        >>> def device() -> str:
+        ...     return "cpu"
+        >>> @inject(Provider())
+        ... def where(device: str = Depends(device)) -> str:
+        ...     return device
+        >>> print(generated_source(where).splitlines()[0])
+        def where(device=_di_M, *, _di_V=_di_M):
     """
     target = getattr(function, "__func__", function)
     injection = getattr(target, "__injection__", None)
