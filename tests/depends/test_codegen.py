@@ -291,3 +291,182 @@ def test_the_line_cache_forgets_a_function_that_is_garbage_collected() -> None:
     gc.collect()
 
     assert not any(name in linecache.cache for name in names)
+
+
+def test_dependency_values_are_passed_by_position_while_the_signature_allows() -> None:
+    def a() -> int:
+        return 1
+
+    def b() -> int:
+        return 2
+
+    def mixed(x: int = Depends(a), y: int = Depends(b), z: int = 3, w: int = Depends(a), *,
+              k: int = Depends(b)) -> tuple[int, ...]:
+        return x, y, z, w, k
+
+    @inject(Provider())
+    def handler(value: tuple[int, ...] = Depends(mixed)) -> tuple[int, ...]:
+        return value
+
+    source = generated_source(handler)
+
+    assert handler() == (1, 2, 3, 1, 2)
+    assert re.search(
+        r"value = _di_V\[\d\]\(_di_v0, _di_v1, w=_di_v0, k=_di_v1\)  # \S+\.mixed$", source, re.M
+    )
+
+
+def test_dependencies_needed_by_the_same_parameters_share_one_block() -> None:
+    def leaf() -> int:
+        return 1
+
+    def middle(value: int = Depends(leaf)) -> int:
+        return value + 1
+
+    def top(value: int = Depends(middle)) -> int:
+        return value + 1
+
+    @inject(Provider())
+    def handler(a: int = Depends(top), b: int = Depends(leaf)) -> tuple[int, int]:
+        return a, b
+
+    source = generated_source(handler)
+    conditions = [line.strip() for line in source.splitlines() if line.strip().startswith("if ")]
+
+    assert handler() == (3, 1)
+    assert handler(b=5) == (3, 5)
+    assert handler(a=0) == (0, 1)
+    assert conditions == ["if a is _di_M or b is _di_M:", "if b is _di_M:", "if a is _di_M:"]
+
+
+@pytest.mark.parametrize(
+    ("taken", "prefix"),
+    [(["model"], "_di_"), (["_di_x"], "_di1_"), (["_di_x", "_di1_y"], "_di2_")],
+)
+def test_generated_names_take_the_first_prefix_no_parameter_starts_with(
+    taken: list[str], prefix: str
+) -> None:
+    def device() -> str:
+        return "cpu"
+
+    params = ", ".join(f"{name}=0" for name in taken)
+    namespace: dict[str, Any] = {"Depends": Depends, "device": device}
+    exec(f"def handler({params}, d=Depends(device)):\n    return d\n", namespace)
+    handler = inject(Provider())(namespace["handler"])
+
+    assert handler() == "cpu"
+    assert f"d is {prefix}M" in generated_source(handler)
+
+
+def test_positional_only_parameters_stay_positional_only() -> None:
+    def device() -> str:
+        return "cpu"
+
+    @inject(Provider())
+    def handler(model: str, device: str = Depends(device), /) -> str:
+        return f"{model} on {device}"
+
+    assert handler("mlp") == "mlp on cpu"
+    assert handler("mlp", "cuda") == "mlp on cuda"
+    with pytest.raises(TypeError, match="positional-only"):
+        handler("mlp", device="cuda")  # type: ignore[call-arg]
+
+    @inject(Provider())
+    def mixed(model: str, device: str = Depends(device), /, epochs: int = 1) -> str:
+        return f"{model} on {device} for {epochs}"
+
+    assert mixed("mlp", epochs=2) == "mlp on cpu for 2"
+    with pytest.raises(TypeError, match="positional-only"):
+        mixed(model="mlp")  # type: ignore[call-arg]
+
+
+def test_a_callable_object_or_an_odd_name_is_injected_as_injected() -> None:
+    def device() -> str:
+        return "cpu"
+
+    class Handler:
+        def __call__(self, device: str = Depends(device)) -> str:
+            return device
+
+    def named(device: str = Depends(device)) -> str:
+        return device
+
+    named.__name__ = "class"
+
+    for function in (Handler(), named):
+        injected = inject(Provider())(function)
+        assert injected() == "cpu"
+        assert generated_source(injected).startswith("def injected(")
+
+
+def test_the_line_cache_holds_the_stale_twin_and_the_last_two_versions() -> None:
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    @inject(provider)
+    def cached(device: str = Depends(device)) -> str:
+        return device
+
+    def entries() -> list[str]:
+        return sorted(name for name in linecache.cache if "<locals>.cached " in name)
+
+    first = entries()
+    assert [name.rsplit(" ", 1)[1] for name in first] == ["#1>", "stale>"]
+    for index in range(5):
+        provider.override(device, lambda index=index: f"cuda:{index}")
+        assert cached() == f"cuda:{index}"
+    names = entries()
+
+    assert len(names) == 3
+    assert [name for name in names if name.endswith(" stale>")] == first[1:]
+    assert "".join(linecache.getlines(names[1])) == generated_source(cached)
+
+
+def test_the_line_cache_of_two_functions_of_one_name_is_their_own() -> None:
+    import gc
+
+    def device() -> str:
+        return "cpu"
+
+    def make() -> Callable[[], str]:
+        @inject(Provider())
+        def twin(device: str = Depends(device)) -> str:
+            return device
+
+        return twin
+
+    kept, dropped = make(), make()
+    kept_names = [name for name in linecache.cache if str(kept.__injection__.name) in name  # type: ignore[attr-defined]
+                  and f"{id(kept.__injection__):#x}" in name]  # type: ignore[attr-defined]
+    del dropped
+    gc.collect()
+
+    assert len(kept_names) == 2
+    assert all(name in linecache.cache for name in kept_names)
+
+
+def test_a_cleared_line_cache_breaks_nothing() -> None:
+    import gc
+
+    provider = Provider()
+
+    def device() -> str:
+        return "cpu"
+
+    def make() -> Callable[[], str]:
+        @inject(provider)
+        def cleared(device: str = Depends(device)) -> str:
+            return device
+
+        return cleared
+
+    handler = make()
+    linecache.clearcache()
+    for index in range(3):
+        provider.override(device, lambda index=index: f"cuda:{index}")
+        assert handler() == f"cuda:{index}"
+    linecache.clearcache()
+    del handler
+    gc.collect()  # the forgetting finaliser must not raise (unraisable errors fail the test)

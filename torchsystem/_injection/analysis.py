@@ -74,9 +74,8 @@ def dependency_params(function: Callable[..., Any]) -> Markers:
             something that does not exist at run time.
     """
     parameters = list(signature(function).parameters.values())
-    needs_hints = any(
+    needs_hints = any(  # strings, also inside Annotated["Session", Depends()]
         isinstance(p.annotation, str) or typing.get_origin(p.annotation) is typing.Annotated
-        or isinstance(p.default, Depends)
         for p in parameters
     )
     hints = type_hints(function) if needs_hints else {}
@@ -97,16 +96,17 @@ class Analyses:
     def of(self, call: Callable[..., Any]) -> tuple[Markers, CallKind]:
         """``(markers, kind)`` of ``call``, read now if never seen."""
         try:
-            return self._known[call]
-        except KeyError:
-            found = self._known[call] = (dependency_params(call), call_kind(call))
-            return found
+            hash(call)
         except TypeError:  # unhashable callable object: remembered by identity
             known = self._unhashable.get(id(call))
             if known is None or known[0] is not call:
                 known = (call, dependency_params(call), call_kind(call))
                 self._unhashable[id(call)] = known
             return known[1], known[2]
+        found = self._known.get(call)
+        if found is None:
+            found = self._known[call] = (dependency_params(call), call_kind(call))
+        return found
 
     def preload(self, call: Callable[..., Any]) -> None:
         """Read ``call`` and, recursively, every dependency it names."""

@@ -121,8 +121,8 @@ class _Writer:
             self.emit(1, f"{n('stack')} = []")
             self.emit(1, "try:")
         self.resolution(plan, depth)
-        for indent, text in call_lines(n, plan.kind, call, stacked):
-            self.emit(depth + indent, text)
+        for line in call_lines(n, plan.kind, call, stacked):
+            self.emit(depth, line)
         if not stacked:
             return
         wait, prefix = ("await ", "a") if plan.kind in ("async", "asyncgen") else ("", "")
@@ -195,10 +195,9 @@ def generate(plan: Plan, name: str, names: Names) -> Generated:
         writer.emit(1, f"if {param_name} is {n('R')}:")
         writer.emit(2, f"{n('required')}({param_name!r})")
     writer.body(plan, f"{n('fn')}({passed})")
-    stale = [head.format(n("stale"))] + [
-        "    " * (1 + indent) + text
-        for indent, text in call_lines(names, plan.kind, f"{n('refresh')}()({passed})", False)
-    ]
+    refresh = f"{n('refresh')}()({passed})"
+    stale = [head.format(n("stale"))]
+    stale += ["    " + line for line in call_lines(names, plan.kind, refresh, store=False)]
     return Generated(
         "\n".join(writer.out) + "\n", "\n".join(stale) + "\n", writer.values, writer.lines,
         defaults,

@@ -55,6 +55,8 @@ class Injected:
     version and installs its tuple, then its code. The globals never change.
     """
 
+    current: Callable[..., Any] | None  # the newest version, None while stale
+
     def __init__(self, function: Callable[..., Any], provider: Provider, owner: object) -> None:
         self.function = function
         self.provider = provider
@@ -75,7 +77,6 @@ class Injected:
         self.wrapper: Any = self.namespace[self.name]
         stale_module = self.compile_source(generated.stale, pinned=True)
         self.stale = _function_code(stale_module, self.names("stale"))
-        self.current: Callable[..., Any] | None = None
         self.install(self.version(generated, module))
         functools.update_wrapper(self.wrapper, function)
         self.wrapper.__injection__ = self
@@ -119,7 +120,7 @@ class Injected:
         self.count += 1
         label = "stale" if pinned else f"#{self.count}"
         filename = f"<torchsystem inject {qualified_name(self.function)} {id(self):#x} {label}>"
-        code = compile(source, filename, "exec", dont_inherit=True)
+        code = compile(source, filename, "exec")
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         (self.pinned if pinned else self.sources).append(filename)
         while len(self.sources) > _KEPT_SOURCES:

@@ -64,7 +64,6 @@ class Param:
 class Plan:
     """Everything code generation needs, computed once from signatures."""
 
-    function: Callable[..., Any]
     kind: CallKind
     params: list[Param]
     nodes: list[Node]
@@ -104,7 +103,6 @@ class _Builder:
             top = stack[-1]
             if value is not None:
                 top.found[top.todo[len(top.found)][0]] = value
-                value = None
             if len(top.found) < len(top.todo):
                 value = self.enter(top.todo[len(top.found)][1], stack)
                 continue
@@ -174,7 +172,7 @@ def _arguments(markers: Markers, found: dict[int, Node]) -> list[Arg]:
     for position, (parameter, _) in enumerate(markers):
         node = found.get(position)
         if position <= last_positional_only:
-            args.append(Arg(None, node, None if node is not None else parameter.default))
+            args.append(Arg(None, node, parameter.default))  # the default if no node
         elif node is None:
             by_position = False
         elif by_position and parameter.kind in _POSITIONAL:
@@ -211,4 +209,4 @@ def build_plan(
                     f"{via} is async; declare the handler with 'async def' or use a "
                     "synchronous dependency"
                 )
-    return Plan(function, kind, params, builder.nodes)
+    return Plan(kind, params, builder.nodes)

@@ -12,7 +12,7 @@ __all__ = ["GLOBALS", "Names", "Lines", "call_lines", "forward_lines", "signatur
 
 _P = inspect.Parameter
 
-Lines = list[tuple[int, str]]  # (indentation level, statement)
+Lines = list[str]  # statements, indented relative to the block they go in
 
 
 # Names the generated code reads as globals; the injector binds each (prefixed) once.
@@ -74,7 +74,7 @@ class _Prefixed(dict[str, str]):
 
 def forward_lines(names: Names) -> Lines:
     """Drive the async generator ``it``: pass values out and sent values, throws, close in."""
-    return [(0, line) for line in _FORWARD.format_map(_Prefixed(names)).splitlines()]
+    return _FORWARD.format_map(_Prefixed(names)).splitlines()
 
 
 def call_lines(names: Names, kind: str, call: str, store: bool) -> Lines:
@@ -82,11 +82,11 @@ def call_lines(names: Names, kind: str, call: str, store: bool) -> Lines:
     its result; an async generator is driven by ``forward_lines``."""
     n = names
     if kind == "asyncgen":
-        return [(0, f"{n('it')} = {call}"), *forward_lines(names)]
+        return [f"{n('it')} = {call}", *forward_lines(names)]
     head = {"sync": "", "async": "await ", "gen": "yield from "}[kind] + call
     if store:
-        return [(0, f"{n('res')} = {head}")]
-    return [(0, f"return {head}" if kind != "gen" else f"return ({head})")]
+        return [f"{n('res')} = {head}"]
+    return [f"return {head}" if kind != "gen" else f"return ({head})"]
 
 
 def signature_source(
@@ -113,7 +113,6 @@ def signature_source(
             star = True
         if positional_only and p.kind is not _P.POSITIONAL_ONLY:
             declared.append("/")
-            positional_only = False
         positional_only = p.kind is _P.POSITIONAL_ONLY
         if param.node is not None:
             default = f"={names('M')}"
