@@ -42,3 +42,15 @@ def make_handler_with_unresolvable_dependency(provider: Provider) -> object:
         return session
 
     return handler
+
+
+def make_handler_with_unresolvable_annotated(provider: Provider) -> object:
+    """``Annotated`` itself is only known to type checkers: the marker cannot be read."""
+    if TYPE_CHECKING:
+        from typing import Annotated as Described
+
+    @inject(provider)
+    def handler(session: Described[str, Depends(get_session)]) -> str:
+        return session
+
+    return handler

@@ -453,3 +453,62 @@ def test_a_lambda_is_injected_under_a_valid_name() -> None:
 
     assert handler() == "cpu"
     assert handler.__name__ == "<lambda>"
+
+
+def test_an_annotated_marker_that_cannot_be_evaluated_fails_at_decoration() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^parameter 'session' of \S+\.handler: its annotation "
+        r"'Described\[str, Depends\(get_session\)\]' cannot be evaluated, so its Depends "
+        r"marker would be lost; make every name it uses importable at run time$",
+    ):
+        _deferred.make_handler_with_unresolvable_annotated(Provider())
+
+
+def test_an_unresolvable_dependency_error_says_how_to_fix_it() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^parameter 'session' of \S+\.handler: its dependency 'open_session' cannot be "
+        r"resolved at run time \(imported only for type checkers\?\); import it at run time$",
+    ):
+        _deferred.make_handler_with_unresolvable_dependency(Provider())
+
+
+def test_a_string_annotation_inside_annotated_is_resolved_for_bare_depends() -> None:
+    @inject(Provider())
+    def handler(counter: Annotated["Counter", Depends()]) -> int:
+        return counter.number
+
+    assert handler() == Counter.made
+
+
+def test_bare_depends_in_annotated_and_as_a_default_share_one_value() -> None:
+    provider = Provider()
+
+    @inject(provider)
+    def handler(
+        a: Annotated[Counter, Depends()], b: Counter = Depends()
+    ) -> tuple[Counter, Counter]:
+        return a, b
+
+    a, b = handler()
+    assert a is b
+
+    class Fake(Counter):
+        pass
+
+    provider.override(Counter, Fake)
+    a, b = handler()
+    assert type(a) is Fake
+    assert a is b
+
+
+def test_repr_of_depends_on_a_callable_object_uses_its_repr() -> None:
+    class Placeholder:
+        def __call__(self) -> str:
+            return ""
+
+        def __repr__(self) -> str:
+            return "<placeholder>"
+
+    assert repr(Depends(Placeholder())) == "Depends(<placeholder>)"

@@ -519,3 +519,21 @@ def test_a_container_whose_override_refers_to_it_is_garbage_collected() -> None:
     gc.collect()
 
     assert ref() is None
+
+
+def test_errors_and_repr_name_a_callable_object_key_by_its_repr() -> None:
+    class Placeholder:
+        def __call__(self) -> str:
+            raise NotImplementedError
+
+        def __repr__(self) -> str:
+            return "<placeholder>"
+
+    provider = Provider()
+    placeholder = Placeholder()
+
+    with pytest.raises(TypeError, match=r"^override for <placeholder> must be callable, got 1$"):
+        provider.override(placeholder, 1)  # type: ignore[arg-type]
+    provider.override(placeholder, _device)
+
+    assert repr(provider) == "Provider(overrides=['<placeholder>'])"
