@@ -300,9 +300,9 @@ def test_dependency_values_are_passed_by_position_while_the_signature_allows() -
     def b() -> int:
         return 2
 
-    def mixed(x: int = Depends(a), y: int = Depends(b), z: int = 3, w: int = Depends(a), *,
-              k: int = Depends(b)) -> tuple[int, ...]:
-        return x, y, z, w, k
+    def mixed(x: int = Depends(a), y: int = Depends(b), z: int = 3, w: int = Depends(a),
+              v: int = Depends(b), *, k: int = Depends(b)) -> tuple[int, ...]:
+        return x, y, z, w, v, k
 
     @inject(Provider())
     def handler(value: tuple[int, ...] = Depends(mixed)) -> tuple[int, ...]:
@@ -310,9 +310,10 @@ def test_dependency_values_are_passed_by_position_while_the_signature_allows() -
 
     source = generated_source(handler)
 
-    assert handler() == (1, 2, 3, 1, 2)
+    assert handler() == (1, 2, 3, 1, 2, 2)
     assert re.search(
-        r"value = _di_V\[\d\]\(_di_v0, _di_v1, w=_di_v0, k=_di_v1\)  # \S+\.mixed$", source, re.M
+        r"value = _di_V\[\d\]\(_di_v0, _di_v1, w=_di_v0, v=_di_v1, k=_di_v1\)  # \S+\.mixed$",
+        source, re.M,
     )
 
 
@@ -419,9 +420,13 @@ def test_the_line_cache_holds_the_stale_twin_and_the_last_two_versions() -> None
         assert cached() == f"cuda:{index}"
     names = entries()
 
+    versions = sorted(int(name.rsplit("#", 1)[1][:-1]) for name in names if "#" in name)
+
     assert len(names) == 3
     assert [name for name in names if name.endswith(" stale>")] == first[1:]
-    assert "".join(linecache.getlines(names[1])) == generated_source(cached)
+    assert versions == [versions[1] - 1, versions[1]]  # the newest two
+    newest = next(name for name in names if name.endswith(f" #{versions[1]}>"))
+    assert "".join(linecache.getlines(newest)) == generated_source(cached)
 
 
 def test_the_line_cache_of_two_functions_of_one_name_is_their_own() -> None:

@@ -32,6 +32,7 @@ from torchsystem._inspect import qualified_name
 
 __all__ = ["Generated", "generate"]
 
+
 @dataclass
 class Generated:
     """The source of one version, its objects, and which line runs which dependency.
