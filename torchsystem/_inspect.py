@@ -80,15 +80,15 @@ def _caller_locals() -> dict[str, Any]:
     return {}
 
 
-def type_hints(obj: Callable[..., Any]) -> dict[str, Any]:
+def type_hints(obj: Callable[..., Any], keep_markers: bool = False) -> dict[str, Any]:
     """Resolved parameter annotations of ``obj`` (``Annotated`` kept).
 
     String annotations (``from __future__ import annotations``) are resolved against the
     function's module and, failing that, against the locals of the frame that registered
     it, so classes defined inside a function work too. An annotation that still cannot be
-    resolved is left as a string for the caller to report, except an ``Annotated[...]``:
-    its unknown names become ``Unresolved`` so that its metadata (a ``Depends`` marker)
-    is kept.
+    resolved is left as a string for the caller to report; with ``keep_markers``, an
+    ``Annotated[...]`` one is evaluated with its unknown names as ``Unresolved`` instead,
+    so that its metadata (a ``Depends`` marker) is kept.
     """
     target = _hint_target(obj)
     try:
@@ -99,10 +99,10 @@ def type_hints(obj: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(target, localns=localns, include_extras=True)
     except Exception:
-        return _hints_one_by_one(target, localns)
+        return _hints_one_by_one(target, localns, keep_markers)
 
 
-def _hints_one_by_one(target: Any, localns: dict[str, Any]) -> dict[str, Any]:
+def _hints_one_by_one(target: Any, localns: dict[str, Any], keep_markers: bool) -> dict[str, Any]:
     raw = dict(getattr(target, "__annotations__", {}) or {})
     globalns = getattr(target, "__globals__", {})
     for name, value in raw.items():
@@ -110,7 +110,8 @@ def _hints_one_by_one(target: Any, localns: dict[str, Any]) -> dict[str, Any]:
             try:
                 raw[name] = eval(value, globalns, localns)
             except Exception:
-                raw[name] = _leniently(value, globalns, localns)
+                if keep_markers:
+                    raw[name] = _leniently(value, globalns, localns)
     return raw
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 from torchsystem.depends import Depends, Provider, inject
 
 if TYPE_CHECKING:
-    from decimal import Decimal  # never imported at run time
+    import numbers  # never imported at run time
+    from decimal import Decimal
 
     from tests.depends._nowhere import Session, open_session  # does not exist at all
 
@@ -51,6 +52,26 @@ def make_handler_with_unresolvable_annotated(provider: Provider) -> object:
 
     @inject(provider)
     def handler(session: Described[str, Depends(get_session)]) -> str:
+        return session
+
+    return handler
+
+
+def make_handler_with_unresolvable_attributes_and_generics(provider: Provider) -> object:
+    @inject(provider)
+    def handler(
+        a: Annotated[numbers.Real, Depends(get_session)],
+        b: Annotated[Session[int] | None, Depends(get_session)],
+        c: Annotated[list[Session], Depends(get_session)],
+    ) -> str:
+        return a + b + c
+
+    return handler
+
+
+def make_handler_with_bare_depends_on_an_unresolvable_type(provider: Provider) -> object:
+    @inject(provider)
+    def handler(session: Annotated[Session, Depends()]) -> str:
         return session
 
     return handler

@@ -1,5 +1,6 @@
 """``Depends`` as a default and inside ``Annotated``; sub-dependencies."""
 
+import typing
 from typing import Annotated
 
 import pytest
@@ -150,6 +151,19 @@ def test_annotated_marker_with_an_unresolvable_union_is_kept() -> None:
     handler = _deferred.make_handler_with_unresolvable_union(Provider())
 
     assert handler() == "session"  # type: ignore[operator]
+
+
+def test_annotated_markers_with_unresolvable_attributes_and_generics_are_kept() -> None:
+    handler = _deferred.make_handler_with_unresolvable_attributes_and_generics(Provider())
+
+    assert handler() == "session" * 3  # type: ignore[operator]
+
+
+def test_bare_depends_on_a_type_that_cannot_be_resolved_is_refused() -> None:
+    with pytest.raises(
+        TypeError, match=r"^parameter 'session' of \S+\.handler uses Depends\(\) without a dep"
+    ):
+        _deferred.make_handler_with_bare_depends_on_an_unresolvable_type(Provider())
 
 
 def test_annotated_marker_with_an_unresolvable_dependency_fails_at_decoration() -> None:
@@ -512,3 +526,14 @@ def test_repr_of_depends_on_a_callable_object_uses_its_repr() -> None:
             return "<placeholder>"
 
     assert repr(Depends(Placeholder())) == "Depends(<placeholder>)"
+
+
+def test_unresolvable_annotations_stay_strings_unless_markers_are_asked_for() -> None:
+    from torchsystem._inspect import Unresolved, type_hints
+
+    handler = _deferred.make_handler(Provider()).__wrapped__  # type: ignore[attr-defined]
+
+    assert type_hints(handler)["session"] == "Annotated[Session, Depends(get_session)]"
+    kept = type_hints(handler, keep_markers=True)["session"]
+    assert isinstance(typing.get_args(kept)[0], Unresolved)
+    assert typing.get_args(kept)[1] == Depends(_deferred.get_session)

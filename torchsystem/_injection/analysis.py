@@ -78,7 +78,7 @@ def dependency_params(function: Callable[..., Any]) -> Markers:
         isinstance(p.annotation, str) or typing.get_origin(p.annotation) is typing.Annotated
         for p in parameters
     )
-    hints = type_hints(function) if needs_hints else {}
+    hints = type_hints(function, keep_markers=True) if needs_hints else {}
     return [(p, _marker(function, p, hints.get(p.name, p.annotation))) for p in parameters]
 
 
