@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from torchsystem.depends import Depends, Provider, inject
+from torchsystem.depends import Depends, MissingDependencyError, Provider, inject
 from torchsystem.services import Consumer, Service, Subscriber
 
 # --- overrides through a Provider ---------------------------------------------------------
@@ -321,7 +321,7 @@ def test_container_deleted_override_restores_the_original(kind: str) -> None:
 
     del container.dependency_overrides[_unconfigured_device]
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(MissingDependencyError, match=r"dependency \S+\._unconfigured_device of"):
         trigger()
 
 
