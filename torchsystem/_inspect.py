@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import sys
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 __all__ = [
     "CallKind",
+    "Unresolved",
     "call_kind",
     "event_classes",
     "qualified_name",
@@ -78,13 +80,15 @@ def _caller_locals() -> dict[str, Any]:
     return {}
 
 
-def type_hints(obj: Callable[..., Any]) -> dict[str, Any]:
+def type_hints(obj: Callable[..., Any], keep_markers: bool = False) -> dict[str, Any]:
     """Resolved parameter annotations of ``obj`` (``Annotated`` kept).
 
     String annotations (``from __future__ import annotations``) are resolved against the
     function's module and, failing that, against the locals of the frame that registered
-    it, so classes defined inside a function work too. Names that still cannot be
-    resolved are left as strings for the caller to report.
+    it, so classes defined inside a function work too. An annotation that still cannot be
+    resolved is left as a string for the caller to report; with ``keep_markers``, an
+    ``Annotated[...]`` one is evaluated with its unknown names as ``Unresolved`` instead,
+    so that its metadata (a ``Depends`` marker) is kept.
     """
     target = _hint_target(obj)
     try:
@@ -95,10 +99,10 @@ def type_hints(obj: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(target, localns=localns, include_extras=True)
     except Exception:
-        return _hints_one_by_one(target, localns)
+        return _hints_one_by_one(target, localns, keep_markers)
 
 
-def _hints_one_by_one(target: Any, localns: dict[str, Any]) -> dict[str, Any]:
+def _hints_one_by_one(target: Any, localns: dict[str, Any], keep_markers: bool) -> dict[str, Any]:
     raw = dict(getattr(target, "__annotations__", {}) or {})
     globalns = getattr(target, "__globals__", {})
     for name, value in raw.items():
@@ -106,8 +110,65 @@ def _hints_one_by_one(target: Any, localns: dict[str, Any]) -> dict[str, Any]:
             try:
                 raw[name] = eval(value, globalns, localns)
             except Exception:
-                continue
+                if keep_markers:
+                    raw[name] = _leniently(value, globalns, localns)
     return raw
+
+
+class Unresolved:
+    """Stands for a name an annotation uses that does not exist at run time.
+
+    ``Annotated[Session, Depends(get_db)]`` under ``from __future__ import annotations``,
+    with ``Session`` imported only for type checkers, still yields its ``Depends`` marker;
+    a marker whose dependency is ``Unresolved`` is refused by the caller.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Unresolved:
+        if attribute.startswith("__"):  # protocols typing probes for: not there
+            raise AttributeError(attribute)
+        return Unresolved(f"{self.name}.{attribute}")
+
+    def __getitem__(self, _: object) -> Unresolved:
+        return self
+
+    def __or__(self, _: object) -> Unresolved:
+        return self
+
+    __ror__ = __or__
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError(f"{self.name!r} cannot be resolved at run time")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Lenient(dict[str, Any]):
+    """Locals for ``eval`` in which any unknown name is an ``Unresolved``."""
+
+    def __init__(self, globalns: dict[str, Any], localns: dict[str, Any]) -> None:
+        super().__init__()
+        self.namespaces = (localns, globalns, vars(builtins))
+
+    def __missing__(self, name: str) -> Any:
+        for namespace in self.namespaces:
+            if name in namespace:
+                return namespace[name]
+        return Unresolved(name)
+
+
+def _leniently(text: str, globalns: dict[str, Any], localns: dict[str, Any]) -> Any:
+    """``Annotated[...]`` evaluated with unknown names as ``Unresolved``; else ``text``."""
+    try:
+        value = eval(text, globalns, _Lenient(globalns, localns))
+    except Exception:
+        return text
+    return value if typing.get_origin(value) is typing.Annotated else text
 
 
 def event_classes(annotation: Any) -> tuple[type, ...]:

@@ -17,9 +17,16 @@ Example:
     'mlp on cpu'
 """
 
-from torchsystem._injection.injector import inject
+from torchsystem._injection.injector import generated_source, inject
 from torchsystem._injection.markers import Depends
 from torchsystem._injection.provider import Provider
 from torchsystem._injection.runtime import DependencyError, MissingDependencyError
 
-__all__ = ["DependencyError", "Depends", "MissingDependencyError", "Provider", "inject"]
+__all__ = [
+    "DependencyError",
+    "Depends",
+    "MissingDependencyError",
+    "Provider",
+    "generated_source",
+    "inject",
+]

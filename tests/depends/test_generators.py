@@ -5,7 +5,7 @@ from typing import Annotated
 
 import pytest
 
-from torchsystem.depends import Depends, Provider, inject
+from torchsystem.depends import DependencyError, Depends, Provider, inject
 
 
 def test_generator_dependency_is_set_up_before_and_cleaned_up_after_the_handler() -> None:
@@ -224,7 +224,11 @@ def test_generator_dependency_that_does_not_yield_raises_a_clear_error() -> None
     def handler(session: str = Depends(empty_session)) -> str:
         return session
 
-    with pytest.raises(Exception, match=r"(?s)(?=.*empty_session)(?=.*yield)"):
+    with pytest.raises(
+        DependencyError,
+        match=r"generator dependency .*empty_session\(\) of .*handler finished without "
+        r"yielding; it must yield once",
+    ):
         handler()
 
 
@@ -273,3 +277,228 @@ def test_generator_set_up_failure_cleans_up_its_opened_sub_dependency() -> None:
     with pytest.raises(PermissionError, match="denied"):
         handler()
     assert log == ["connect", "disconnect"]
+
+
+# --- clean-up that fails, dependencies that yield twice ---------------------------------------
+
+
+def test_a_clean_up_error_after_a_normal_return_still_finishes_the_other_generators() -> None:
+    log: list[str] = []
+    error = OSError("disk full while flushing")
+
+    def zeroth() -> Iterator[str]:
+        try:
+            yield "zeroth"
+        finally:
+            log.append("close zeroth")
+
+    def first() -> Iterator[str]:
+        log.append("open first")
+        try:
+            yield "first"
+        except OSError as caught:
+            log.append(f"first saw {caught}")
+            raise
+        finally:
+            log.append("close first")
+
+    def second() -> Iterator[str]:
+        log.append("open second")
+        yield "second"
+        raise error
+
+    def third() -> Iterator[str]:
+        log.append("open third")
+        yield "third"
+        log.append("close third")
+
+    @inject(Provider())
+    def handler(
+        z: str = Depends(zeroth),
+        a: str = Depends(first),
+        b: str = Depends(second),
+        c: str = Depends(third),
+    ) -> str:
+        log.append("handler")
+        return "result"
+
+    with pytest.raises(OSError, match="disk full") as excinfo:
+        handler()
+    assert excinfo.value is error
+    assert log == [
+        "open first", "open second", "open third", "handler",
+        "close third", "first saw disk full while flushing", "close first", "close zeroth",
+    ]
+
+
+def test_a_clean_up_error_after_a_normal_return_is_raised_even_if_handled_later() -> None:
+    log: list[str] = []
+
+    def outer() -> Iterator[str]:
+        try:
+            yield "outer"
+        except KeyError:
+            log.append("outer swallowed it")
+
+    def inner() -> Iterator[str]:
+        yield "inner"
+        raise KeyError("flush failed")
+
+    @inject(Provider())
+    def handler(a: str = Depends(outer), b: str = Depends(inner)) -> str:
+        return "result"
+
+    with pytest.raises(KeyError, match="flush failed"):
+        handler()
+    assert log == ["outer swallowed it"]
+
+
+def test_a_clean_up_error_replaces_the_handler_error_and_chains_it() -> None:
+    log: list[str] = []
+    original = ValueError("handler failed")
+    replacement = ConnectionError("rollback failed")
+
+    def outer() -> Iterator[str]:
+        try:
+            yield "outer"
+        except ConnectionError as caught:
+            log.append(f"outer saw {caught}")
+            raise
+
+    def inner() -> Iterator[str]:
+        try:
+            yield "inner"
+        except ValueError:
+            raise replacement from None
+
+    @inject(Provider())
+    def handler(a: str = Depends(outer), b: str = Depends(inner)) -> None:
+        raise original
+
+    with pytest.raises(ConnectionError, match="rollback failed") as excinfo:
+        handler()
+    assert excinfo.value is replacement
+    assert excinfo.value.__context__ is original
+    assert log == ["outer saw rollback failed"]
+
+
+def test_a_dependency_that_yields_twice_is_closed_and_reported() -> None:
+    log: list[str] = []
+
+    def twice() -> Iterator[str]:
+        try:
+            yield "first"
+            yield "second"
+        finally:
+            log.append("closed")
+
+    @inject(Provider())
+    def handler(value: str = Depends(twice)) -> str:
+        return value
+
+    with pytest.raises(
+        DependencyError,
+        match=r"generator dependency .*twice\(\) yielded more than once; "
+        r"a dependency must yield exactly one value",
+    ):
+        handler()
+    assert log == ["closed"]
+
+
+def test_a_dependency_that_yields_again_after_the_handler_error_is_closed_and_reported() -> None:
+    log: list[str] = []
+
+    def stubborn() -> Iterator[str]:
+        try:
+            yield "first"
+        except ValueError:
+            log.append("caught")
+        try:
+            yield "again"
+        finally:
+            log.append("closed")
+
+    def outer() -> Iterator[str]:
+        try:
+            yield "outer"
+        except DependencyError:
+            log.append("outer saw DependencyError")
+            raise
+
+    @inject(Provider())
+    def handler(a: str = Depends(outer), b: str = Depends(stubborn)) -> None:
+        raise ValueError("handler failed")
+
+    with pytest.raises(DependencyError, match=r"stubborn\(\) yielded more than once"):
+        handler()
+    assert log == ["caught", "closed", "outer saw DependencyError"]
+
+
+def test_after_a_dependency_yields_twice_the_earlier_ones_still_close() -> None:
+    log: list[str] = []
+
+    def first() -> Iterator[str]:
+        try:
+            yield "first"
+        finally:
+            log.append("close first")
+
+    def twice() -> Iterator[str]:
+        yield "a"
+        yield "b"
+
+    @inject(Provider())
+    def handler(a: str = Depends(first), b: str = Depends(twice)) -> str:
+        return a + b
+
+    with pytest.raises(DependencyError, match="yielded more than once"):
+        handler()
+    assert log == ["close first"]
+
+
+def test_a_clean_up_error_raised_from_the_handler_error_replaces_it() -> None:
+    original = ValueError("handler failed")
+
+    def session() -> Iterator[str]:
+        try:
+            yield "session"
+        except ValueError as caught:
+            raise ConnectionError("rollback failed") from caught
+
+    @inject(Provider())
+    def handler(value: str = Depends(session)) -> None:
+        raise original
+
+    with pytest.raises(ConnectionError, match="rollback failed") as excinfo:
+        handler()
+    assert excinfo.value.__cause__ is original
+
+
+def test_stop_iteration_a_generator_lets_through_reaches_the_caller_unchanged() -> None:
+    stop = StopIteration("early stopping")
+
+    def passive() -> Iterator[str]:
+        yield "passive"  # no try: StopIteration leaves it as RuntimeError (PEP 479)
+
+    @inject(Provider())
+    def handler(value: str = Depends(passive)) -> None:
+        raise stop
+
+    with pytest.raises(StopIteration) as excinfo:
+        handler()
+    assert excinfo.value is stop
+
+
+def test_a_generator_that_wraps_stop_iteration_in_its_own_runtime_error_replaces_it() -> None:
+    def wrapping() -> Iterator[str]:
+        try:
+            yield "wrapping"
+        except StopIteration as caught:
+            raise RuntimeError("wrapped on purpose") from caught
+
+    @inject(Provider())
+    def handler(value: str = Depends(wrapping)) -> None:
+        raise StopIteration
+
+    with pytest.raises(RuntimeError, match="wrapped on purpose"):
+        handler()

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from torchsystem.depends import Depends, Provider, inject
+from torchsystem.depends import Depends, MissingDependencyError, Provider, inject
 from torchsystem.services import Consumer, Service, Subscriber
 
 # --- overrides through a Provider ---------------------------------------------------------
@@ -257,10 +257,32 @@ CONTAINERS = ["service", "consumer", "subscriber", "compiler"]
 
 
 @pytest.mark.parametrize("kind", CONTAINERS)
-def test_container_dependency_overrides_is_a_dict(kind: str) -> None:
+def test_container_dependency_overrides_is_one_dict_shared_with_its_provider(kind: str) -> None:
     container, _ = _container_with_handler(kind)
+    overrides = container.dependency_overrides
 
-    assert isinstance(container.dependency_overrides, dict)
+    def replacement() -> str:
+        return "cuda"
+
+    assert isinstance(overrides, dict)
+    assert overrides == {}
+    assert container.dependency_overrides is overrides
+    assert container.provider.dependency_overrides is overrides
+    container.override(_unconfigured_device, replacement)
+    assert overrides == {_unconfigured_device: replacement}
+    assert overrides.get(_unconfigured_device) is replacement
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_container_dependency_overrides_reassigned_keeps_the_same_dict(kind: str) -> None:
+    container, trigger = _container_with_handler(kind)
+    overrides = container.dependency_overrides
+
+    container.dependency_overrides = {_unconfigured_device: lambda: "mps"}
+
+    assert container.dependency_overrides is overrides
+    assert list(overrides) == [_unconfigured_device]
+    assert trigger() == "mps"
 
 
 @pytest.mark.parametrize("kind", CONTAINERS)
@@ -299,7 +321,7 @@ def test_container_deleted_override_restores_the_original(kind: str) -> None:
 
     del container.dependency_overrides[_unconfigured_device]
 
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(MissingDependencyError, match=r"dependency \S+\._unconfigured_device of"):
         trigger()
 
 
@@ -358,3 +380,160 @@ def test_override_through_one_container_reaches_containers_sharing_its_provider(
 
     assert consume() == "mps"
     assert compile_() == "mps"
+
+
+# --- the overrides dict itself ------------------------------------------------------------
+
+
+def _device() -> str:
+    return "cpu"
+
+
+@pytest.mark.parametrize(
+    "assign",
+    [
+        lambda overrides: overrides.__setitem__(_device, "cuda"),
+        lambda overrides: overrides.update({_device: "cuda"}),
+        lambda overrides: overrides.update([(_device, "cuda")]),
+        lambda overrides: overrides.__ior__({_device: "cuda"}),
+        lambda overrides: overrides.setdefault(_device, "cuda"),
+    ],
+    ids=["item", "update", "update-pairs", "ior", "setdefault"],
+)
+def test_a_replacement_that_is_not_callable_is_refused(assign: Callable[[Any], None]) -> None:
+    provider = Provider()
+
+    with pytest.raises(TypeError, match=r"override for '_device' must be callable, got 'cuda'"):
+        assign(provider.dependency_overrides)
+    assert provider.dependency_overrides == {}
+
+
+def test_assigning_a_dict_with_a_non_callable_replacement_changes_nothing() -> None:
+    provider = Provider()
+    provider.override(_device, _unconfigured_device)
+
+    with pytest.raises(TypeError, match=r"override for '_device' must be callable, got 3"):
+        provider.dependency_overrides = {_device: 3}  # type: ignore[dict-item]
+    assert provider.dependency_overrides == {_device: _unconfigured_device}
+
+
+def test_every_way_of_changing_the_overrides_takes_effect_on_the_next_call() -> None:
+    provider = Provider()
+
+    @inject(provider)
+    def where(device: str = Depends(_device)) -> str:
+        return device
+
+    overrides = provider.dependency_overrides
+    changes: list[tuple[Callable[[], object], str]] = [
+        (lambda: overrides.update({_device: lambda: "a"}), "a"),
+        (lambda: overrides.pop(_device), "cpu"),
+        (lambda: overrides.setdefault(_device, lambda: "b"), "b"),
+        (lambda: overrides.popitem(), "cpu"),
+        (lambda: overrides.__ior__({_device: lambda: "c"}), "c"),
+        (lambda: overrides.clear(), "cpu"),
+    ]
+    for change, expected in changes:
+        change()
+        assert where() == expected
+
+
+def test_setdefault_keeps_an_existing_override_and_needs_a_value() -> None:
+    provider = Provider()
+    first = _unconfigured_device
+    provider.override(_device, first)
+
+    assert provider.dependency_overrides.setdefault(_device, lambda: "b") is first
+    with pytest.raises(TypeError, match=r"Overrides.setdefault needs a value for"):
+        provider.dependency_overrides.setdefault(_unconfigured_device)
+
+
+def test_a_copy_of_the_overrides_is_a_plain_dict() -> None:
+    import copy
+    import pickle
+
+    provider = Provider()
+    provider.override(_device, _unconfigured_device)
+
+    for copied in (copy.copy(provider.dependency_overrides),
+                   pickle.loads(pickle.dumps(provider.dependency_overrides))):
+        assert type(copied) is dict
+        assert copied == {_device: _unconfigured_device}
+
+
+def test_provider_repr_names_the_overridden_dependencies() -> None:
+    provider = Provider()
+    assert repr(provider) == "Provider(overrides=[])"
+
+    provider.override(_device, _unconfigured_device)
+    provider.override(_unconfigured_device, _device)
+
+    assert repr(provider) == "Provider(overrides=['_device', '_unconfigured_device'])"
+
+
+def test_a_replacement_and_its_own_dependencies_are_read_when_it_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import inspect as inspect_module
+
+    provider = Provider()
+
+    def index() -> int:
+        return 2
+
+    def scale(index: int = Depends(index)) -> int:
+        return index * 10
+
+    def accelerator(scale: int = Depends(scale)) -> str:
+        return f"cuda:{scale}"
+
+    @inject(provider)
+    def where(device: str = Depends(_device)) -> str:
+        return device
+
+    provider.override(_device, accelerator)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("signatures must be read when the override is set")
+
+    monkeypatch.setattr(inspect_module, "signature", refuse)
+    assert where() == "cuda:20"
+
+
+def test_a_container_whose_override_refers_to_it_is_garbage_collected() -> None:
+    import gc
+    import weakref
+
+    def build() -> weakref.ref[Service]:
+        service = Service()
+
+        @service.handler
+        def ping(device: str = Depends(_unconfigured_device)) -> str:
+            return device
+
+        service.override(_unconfigured_device, lambda: f"cpu for {type(service).__name__}")
+        assert service.handle("ping") == "cpu for Service"
+        return weakref.ref(service)
+
+    ref = build()
+    gc.collect()
+
+    assert ref() is None
+
+
+def test_errors_and_repr_name_a_callable_object_key_by_its_repr() -> None:
+    class Placeholder:
+        def __call__(self) -> str:
+            raise NotImplementedError
+
+        def __repr__(self) -> str:
+            return "<placeholder>"
+
+    provider = Provider()
+    placeholder = Placeholder()
+
+    with pytest.raises(TypeError, match=r"^override for <placeholder> must be callable, got 1$"):
+        provider.override(placeholder, 1)  # type: ignore[arg-type]
+    provider.override(placeholder, _device)
+
+    assert repr(provider) == "Provider(overrides=['<placeholder>'])"

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from torchsystem._injection.analysis import Analyses, Markers
 from torchsystem._injection.markers import Depends
-from torchsystem._inspect import CallKind, call_kind, qualified_name, signature, type_hints
+from torchsystem._inspect import CallKind, qualified_name
 
-__all__ = ["Analyses", "Node", "Param", "Plan", "build_plan", "dependency_params"]
+__all__ = ["Arg", "Node", "Param", "Plan", "build_plan"]
 
 _EMPTY = inspect.Parameter.empty
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -20,15 +20,36 @@ _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 @dataclass(eq=False)
 class Node:
-    """One dependency call: ``call`` (the override, if any) standing in for ``original``."""
+    """One dependency call: ``call`` (the override, if any) standing in for ``original``.
+
+    Nodes are numbered in the order they finish (post-order): a node's arguments always
+    come from nodes with smaller indices.
+    """
 
     index: int
     call: Callable[..., Any]
     original: Callable[..., Any]
     kind: CallKind
-    args: list[tuple[inspect.Parameter, Node]] = field(default_factory=list)
+    args: list[Arg] = field(default_factory=list)
     cached: bool = True
-    positional: int = 0  # how many leading ``args`` can be passed by position
+
+    @property
+    def children(self) -> list[Node]:
+        """The dependencies this call needs, in argument order."""
+        return [arg.node for arg in self.args if arg.node is not None]
+
+
+@dataclass(frozen=True, eq=False)
+class Arg:
+    """One argument of a dependency call: by position (``keyword`` is None) or keyword.
+
+    Its value comes from ``node``, or, with no node, is ``default`` (a parameter that is
+    not injected but must be filled in to reach a positional-only one after it).
+    """
+
+    keyword: str | None
+    node: Node | None
+    default: Any = None
 
 
 @dataclass(eq=False)
@@ -43,87 +64,27 @@ class Param:
 class Plan:
     """Everything code generation needs, computed once from signatures."""
 
-    function: Callable[..., Any]
     kind: CallKind
     params: list[Param]
     nodes: list[Node]
 
 
-def _marker(parameter: inspect.Parameter, hint: Any) -> Depends | None:
-    found: Depends | None = None
-    if typing.get_origin(hint) is typing.Annotated:
-        for extra in reversed(typing.get_args(hint)[1:]):
-            if isinstance(extra, Depends):
-                found = extra
-                break
-    if isinstance(parameter.default, Depends):
-        found = parameter.default
-    if found is None or found.dependency is not None:
-        return found
-    target = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
-    if not callable(target) or target is _EMPTY:
-        raise TypeError(
-            f"parameter {parameter.name!r} uses Depends() without a dependency and has no "
-            "callable annotation to call instead; write Depends(some_function)"
-        )
-    return Depends(target, use_cache=found.use_cache)
+@dataclass(eq=False)
+class _Frame:
+    """A dependency being built: its resolvable parameters and the nodes found so far."""
 
-
-def dependency_params(
-    function: Callable[..., Any],
-) -> list[tuple[inspect.Parameter, Depends | None]]:
-    """Each parameter of ``function`` with its ``Depends`` marker (default or Annotated)."""
-    parameters = list(signature(function).parameters.values())
-    needs_hints = any(
-        isinstance(p.annotation, str) or typing.get_origin(p.annotation) is typing.Annotated
-        or isinstance(p.default, Depends)
-        for p in parameters
-    )
-    hints = type_hints(function) if needs_hints else {}
-    return [(p, _marker(p, hints.get(p.name, p.annotation))) for p in parameters]
-
-
-Markers = list[tuple[inspect.Parameter, Depends | None]]
-
-
-class Analyses:
-    """What each callable's signature says (markers and call kind), read once per callable.
-
-    A ``Provider`` keeps one: functions are read when decorated, replacements when their
-    override is set, so recompiling after an override change inspects nothing.
-    """
-
-    def __init__(self) -> None:
-        self._known: dict[Any, tuple[Markers, CallKind]] = {}
-        self._unhashable: dict[int, tuple[Any, Markers, CallKind]] = {}
-
-    def of(self, call: Callable[..., Any]) -> tuple[Markers, CallKind]:
-        """``(markers, kind)`` of ``call``, read now if never seen."""
-        try:
-            return self._known[call]
-        except KeyError:
-            found = self._known[call] = (dependency_params(call), call_kind(call))
-            return found
-        except TypeError:  # unhashable callable object: remembered by identity
-            known = self._unhashable.get(id(call))
-            if known is None or known[0] is not call:
-                known = (call, dependency_params(call), call_kind(call))
-                self._unhashable[id(call)] = known
-            return known[1], known[2]
-
-    def preload(self, call: Callable[..., Any]) -> None:
-        """Read ``call`` and, recursively, every dependency it names."""
-        pending, seen = [call], set()
-        while pending:
-            current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            markers, _ = self.of(current)
-            pending.extend(m.dependency for _, m in markers if m is not None and m.dependency)
+    marker: Depends
+    original: Callable[..., Any]
+    call: Callable[..., Any]
+    kind: CallKind
+    markers: Markers
+    todo: list[tuple[int, Depends]]
+    found: dict[int, Node] = field(default_factory=dict)
 
 
 class _Builder:
+    """Depth-first over the dependency tree with an explicit stack: any depth works."""
+
     def __init__(
         self, overrides: Mapping[Any, Callable[..., Any]], analyses: Analyses, owner: str
     ) -> None:
@@ -131,36 +92,62 @@ class _Builder:
         self.analyses = analyses
         self.owner = owner
         self.nodes: list[Node] = []
-        self.cache: dict[Any, Node] = {}
+        self.cache: dict[int, Node] = {}
         self.path: list[Callable[..., Any]] = []
+        self.on_path: set[int] = set()
 
     def node(self, marker: Depends) -> Node:
+        stack: list[_Frame] = []
+        value = self.enter(marker, stack)
+        while stack:
+            top = stack[-1]
+            if value is not None:
+                top.found[top.todo[len(top.found)][0]] = value
+            if len(top.found) < len(top.todo):
+                value = self.enter(top.todo[len(top.found)][1], stack)
+                continue
+            stack.pop()
+            self.path.pop()
+            self.on_path.discard(id(top.call))
+            value = self.finish(top)
+        assert value is not None
+        return value
+
+    def enter(self, marker: Depends, stack: list[_Frame]) -> Node | None:
+        """The cached node for ``marker``, or None after pushing a frame to build it."""
         original = marker.dependency
         assert original is not None  # filled in by _marker
-        call = self.overrides.get(original, original)
-        if marker.use_cache and call in self.cache:
-            return self.cache[call]
-        if call in self.path:
+        try:
+            call = self.overrides.get(original, original)
+        except TypeError:  # unhashable: cannot be a key of the overrides
+            call = original
+        if marker.use_cache and id(call) in self.cache:
+            return self.cache[id(call)]
+        if id(call) in self.on_path:
             cycle = " -> ".join(qualified_name(c) for c in [*self.path, call])
             raise TypeError(f"dependency cycle in {self.owner}: {cycle}")
-        self.path.append(call)
         markers, kind = self.analyses.of(call)
-        args = [(p, self.node(m)) for p, m in self._resolvable(call, markers)]
-        self.path.pop()
-        node = Node(len(self.nodes), call, original, kind, args, marker.use_cache)
-        node.positional = _leading_positional(markers)
+        todo = self.resolvable(call, markers)
+        self.path.append(call)
+        self.on_path.add(id(call))
+        stack.append(_Frame(marker, original, call, kind, markers, todo))
+        return None
+
+    def finish(self, frame: _Frame) -> Node:
+        args = _arguments(frame.markers, frame.found)
+        node = Node(len(self.nodes), frame.call, frame.original, frame.kind, args)
+        node.cached = frame.marker.use_cache
         self.nodes.append(node)
-        if marker.use_cache:
-            self.cache[call] = node
+        if node.cached:
+            self.cache[id(frame.call)] = node
         return node
 
-    def _resolvable(
-        self, call: Callable[..., Any], markers: list[tuple[inspect.Parameter, Depends | None]]
-    ) -> list[tuple[inspect.Parameter, Depends]]:
+    def resolvable(self, call: Callable[..., Any], markers: Markers) -> list[tuple[int, Depends]]:
+        """``(position, marker)`` of each parameter to inject; refuse what cannot be filled."""
         resolved = []
-        for parameter, marker in markers:
+        for position, (parameter, marker) in enumerate(markers):
             if marker is not None:
-                resolved.append((parameter, marker))
+                resolved.append((position, marker))
             elif parameter.default is _EMPTY and parameter.kind not in _VARIADIC:
                 raise TypeError(
                     f"cannot resolve parameter {parameter.name!r} of dependency "
@@ -170,13 +157,30 @@ class _Builder:
         return resolved
 
 
-def _leading_positional(markers: list[tuple[inspect.Parameter, Depends | None]]) -> int:
-    count = 0
-    for parameter, marker in markers:
-        if marker is None or parameter.kind not in _POSITIONAL:
-            break
-        count += 1
-    return count
+def _arguments(markers: Markers, found: dict[int, Node]) -> list[Arg]:
+    """How to pass each injected parameter: by position while that works, else by keyword.
+
+    A positional-only injected parameter after one that is not injected gets the skipped
+    parameters' defaults passed before it, as Python would fill them in.
+    """
+    last_positional_only = max(
+        (i for i, (p, _) in enumerate(markers) if i in found and p.kind is p.POSITIONAL_ONLY),
+        default=-1,
+    )
+    args: list[Arg] = []
+    by_position = True
+    for position, (parameter, _) in enumerate(markers):
+        node = found.get(position)
+        if position <= last_positional_only:
+            args.append(Arg(None, node, parameter.default))  # the default if no node
+        elif node is None:
+            by_position = False
+        elif by_position and parameter.kind in _POSITIONAL:
+            args.append(Arg(None, node))
+        else:
+            args.append(Arg(parameter.name, node))
+            by_position = False
+    return args
 
 
 def build_plan(
@@ -205,4 +209,4 @@ def build_plan(
                     f"{via} is async; declare the handler with 'async def' or use a "
                     "synchronous dependency"
                 )
-    return Plan(function, kind, params, builder.nodes)
+    return Plan(kind, params, builder.nodes)

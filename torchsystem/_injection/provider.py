@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from torchsystem._injection.plan import Analyses
+from torchsystem._injection.analysis import Analyses
 from torchsystem._watched import WatchedDict
 
 __all__ = ["Overrides", "Provider"]
@@ -21,12 +22,14 @@ class _Watcher(Protocol):
 class Overrides(WatchedDict[Override, Override]):
     """A dict (original dependency -> replacement) that tells its watchers when it changes.
 
-    Injected functions compile their resolution code against the overrides in force; any
-    change here marks them stale, so the next call recompiles. Nothing is checked per call.
-    A replacement's signature is read when it is set (``on_set``), never at a call.
+    Injected functions compile their resolution code against a ``snapshot`` of the
+    overrides; any change here marks them stale, so the next call recompiles. Nothing is
+    checked per call. A replacement's signature is read when it is set (``on_set``),
+    never at a call. Assigning a whole dict (``replace``) and ``update`` change all their
+    items at once: a snapshot sees all of them or none.
     """
 
-    __slots__ = ("_on_set", "_watchers")
+    __slots__ = ("_lock", "_on_set", "_watchers", "generation")
 
     def __init__(
         self,
@@ -34,13 +37,21 @@ class Overrides(WatchedDict[Override, Override]):
         on_set: Callable[[Override], None] | None = None,
     ) -> None:
         super().__init__()
+        self._lock = threading.Lock()
         self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._on_set = on_set
+        self.generation = 0
         self.update(initial or {})
 
     def watch(self, watcher: _Watcher) -> None:
         """Call ``watcher.invalidate()`` whenever the overrides change."""
-        self._watchers.add(watcher)
+        with self._lock:
+            self._watchers.add(watcher)
+
+    def snapshot(self) -> tuple[int, dict[Override, Override]]:
+        """``(generation, a copy of the overrides)``, taken between changes."""
+        with self._lock:
+            return self.generation, dict.copy(self)
 
     def _check(self, key: Override, value: Override) -> None:
         if not callable(value):
@@ -52,8 +63,19 @@ class Overrides(WatchedDict[Override, Override]):
             self._on_set(value)
 
     def _changed(self) -> None:
-        for watcher in list(self._watchers):
+        with self._lock:
+            self.generation += 1
+            watchers = list(self._watchers)
+        for watcher in watchers:
             watcher.invalidate()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pairs = dict(*args, **kwargs)
+        for key, value in pairs.items():
+            self._check(key, value)
+        with self._lock:
+            dict.update(self, pairs)
+        self._changed()
 
     def replace(
         self, items: Iterable[tuple[Override, Override]] | Mapping[Override, Override]
@@ -62,8 +84,9 @@ class Overrides(WatchedDict[Override, Override]):
         pairs = dict(items)
         for key, value in pairs.items():
             self._check(key, value)
-        dict.clear(self)
-        dict.update(self, pairs)
+        with self._lock:
+            dict.clear(self)
+            dict.update(self, pairs)
         self._changed()
 
 

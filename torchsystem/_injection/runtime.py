@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dis
+import inspect
 import types
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 __all__ = [
@@ -14,8 +16,11 @@ __all__ = [
     "aclose_all",
     "aunwind",
     "close_all",
+    "raised_by",
     "unwind",
 ]
+
+_RAISE = dis.opmap["RAISE_VARARGS"]
 
 
 class _Sentinel:
@@ -40,20 +45,26 @@ class MissingDependencyError(NotImplementedError):
     """A dependency raised ``NotImplementedError``: it is a placeholder to override."""
 
 
-def _name(gen: Any) -> str:
-    return f"{getattr(gen, '__qualname__', repr(gen))}()"
-
-
 def _yielded_twice(gen: Any) -> DependencyError:
     return DependencyError(
-        f"generator dependency {_name(gen)} yielded more than once; "
+        f"generator dependency {gen.__qualname__}() yielded more than once; "
         "a dependency must yield exactly one value"
     )
 
 
+# PEP 479: a StopIteration (StopAsyncIteration) that leaves a generator becomes this.
+_PEP_479 = frozenset(
+    f"{kind} raised {stop}"
+    for kind in ("generator", "async generator")
+    for stop in ("StopIteration", "StopAsyncIteration")
+)
+
+
 def _passed_through(raised: BaseException, error: BaseException) -> bool:
-    # PEP 479 turns a StopIteration that leaves a generator into RuntimeError(cause=it).
-    return raised is error or (isinstance(raised, RuntimeError) and raised.__cause__ is error)
+    """Whether ``raised`` is ``error`` leaving the generator, as is or as PEP 479 wraps it."""
+    return raised is error or (
+        type(raised) is RuntimeError and raised.__cause__ is error and str(raised) in _PEP_479
+    )
 
 
 def _throw(gen: Generator[Any, None, None], error: BaseException) -> BaseException:
@@ -147,3 +158,27 @@ async def aunwind(stack: list[Any], error: BaseException) -> None:
     if current is not error:
         raise current
 
+
+def raised_by(call: Callable[..., Any], below: types.TracebackType | None) -> bool:
+    """Whether a ``raise`` statement in ``call``'s own body raised the exception.
+
+    ``below`` is the traceback entry under the generated frame: the frame that
+    the generated code called. The exception must end there (or in the body of the
+    function ``call`` wraps, for decorated placeholders), at a ``raise`` statement,
+    not in code it called nor in an operation implemented natively.
+    """
+    if below is None:
+        return False
+    last = below
+    while last.tb_next is not None:
+        last = last.tb_next
+    code = last.tb_frame.f_code
+    if code.co_code[last.tb_lasti] != _RAISE:
+        return False
+    if last is below:
+        return True
+    try:
+        inner = inspect.unwrap(call)
+    except ValueError:  # a cycle of __wrapped__
+        return False
+    return code is getattr(inner, "__code__", None)
