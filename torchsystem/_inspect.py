@@ -69,12 +69,19 @@ def _hint_target(obj: Callable[..., Any]) -> Any:
     return obj
 
 
+_WRAPPERS = ("torchsystem", "mutmut")
+
+
 def _caller_locals() -> dict[str, Any]:
-    """Local names of the nearest frame outside torchsystem (where a decorator was used)."""
+    """Local names of the nearest frame outside torchsystem (where a decorator was used).
+
+    Frames of mutmut's trampolines are skipped too: mutation testing (``make mutation``)
+    wraps every function of the package in one.
+    """
     frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if module != "torchsystem" and not module.startswith("torchsystem."):
+        if module.partition(".")[0] not in _WRAPPERS:
             return dict(frame.f_locals)
         frame = frame.f_back
     return {}
