@@ -433,7 +433,7 @@ def test_a_torchmetrics_metric_is_a_drop_in() -> None:
     values = _values(training.train(Classifier(), loaders()[0][1]))
 
     assert values["torchmetric"] == pytest.approx(values["builtin"])
-    assert fake.resets == 1
+    assert (int(fake.total), fake.resets) == (0, 0)  # a prototype: each pass counts in a copy
 
 
 def test_a_loss_only_model_trains_without_metrics() -> None:

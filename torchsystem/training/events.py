@@ -1,4 +1,12 @@
-"""The events the ready training service dispatches (past tense, as the seed's)."""
+"""The events the ready training service dispatches (past tense, as torchsystem 1.3's).
+
+Each carries what its consumers need, read on the training thread when it was made: the
+model's id (``model_id``), the phase, the epoch in progress and the metrics, so a consumer
+running on another thread (``Background``) never reads the live model. ``model`` is kept
+for consumers that act on the aggregate on the training thread (``EarlyStopping``
+enqueues on its events). Every event survives ``pickle`` and ``copy.deepcopy`` when the
+objects it carries do.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +29,12 @@ __all__ = [
 
 @event(frozen=True)
 class Metric:
-    """One computed metric: the seed's ``Metric`` protocol (``name``, ``value``)."""
+    """One computed metric: torchsystem 1.3's ``Metric`` protocol (``name``, ``value``).
+
+    Example:
+        >>> Metric("accuracy", 0.75)
+        Metric(name='accuracy', value=0.75)
+    """
 
     name: str
     value: float
@@ -34,6 +47,10 @@ class Stepped:
     ``loss`` is the batch's loss tensor, left on the device: reading it forces a host
     synchronisation, so consumers read it only now and then (a progress bar's refresh).
     ``total`` is the number of steps in the phase when the loader has a length.
+
+    Example:
+        >>> Stepped(None, "train", 1, 3, 10, 0.25, model_id="mlp").step
+        3
     """
 
     model: Any
@@ -42,6 +59,7 @@ class Stepped:
     step: int
     total: int | None
     loss: Any
+    model_id: str | None = None
 
 
 @event
@@ -49,6 +67,11 @@ class Measured:
     """A phase ended and its ``metrics`` were computed over all its batches.
 
     Register for this class to receive both kinds: ``Trained`` and ``Validated``.
+
+    Example:
+        >>> event = Validated(None, "validation", 2, (Metric("loss", 0.5),), model_id="mlp")
+        >>> isinstance(event, Measured), event.metrics[0].value
+        (True, 0.5)
     """
 
     model: Any
@@ -56,6 +79,7 @@ class Measured:
     epoch: int
     metrics: tuple[Metric, ...]
     loader: Any = None
+    model_id: str | None = None
 
 
 @event
@@ -70,11 +94,16 @@ class Validated(Measured):
 
 @event
 class Iterated:
-    """Every phase of an epoch ran; ``results`` maps each phase to its metrics."""
+    """Every phase of an epoch ran; ``results`` maps each phase to its metrics.
+
+    Dispatched before the aggregate's events are committed, so also on the epoch that
+    stops early (``Stopped`` follows it).
+    """
 
     model: Any
     epoch: int
     results: dict[str, tuple[Metric, ...]]
+    model_id: str | None = None
 
 
 @event
@@ -85,12 +114,13 @@ class Stopped:
     model: Any
     epoch: int
     reason: BaseException
+    model_id: str | None = None
 
 
 def metric_items(metrics: Any) -> Iterator[tuple[str, float]]:
     """``(name, value)`` pairs from a mapping or from objects with ``name``/``value``.
 
-    Consumers accept either, so they work with the seed's events as well as these.
+    Consumers accept either, so they work with torchsystem 1.3's events as well as these.
     """
     if isinstance(metrics, Mapping):
         for name, value in metrics.items():

@@ -1,0 +1,243 @@
+"""One pass over a loader: the batch rule, the device, the loss mean and the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from numbers import Real
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from torchsystem.domain.aggregate import TRAINING_PHASES, trains
+from torchsystem.services import Producer
+from torchsystem.training.events import Metric, Stepped
+from torchsystem.training.metrics import LOSS, Mean, MetricLike
+
+__all__ = ["describe", "named_phases", "run_phase", "target_device"]
+
+TRAIN = "train"
+
+
+def describe(value: Any) -> str:
+    """A short description for an error message: never a whole tensor or data set."""
+    if isinstance(value, (tuple, list)):
+        kinds = ", ".join(type(item).__name__ for item in value[:4])
+        more = ", ..." if len(value) > 4 else ""
+        return f"a {type(value).__name__} of {len(value)} ({kinds}{more})"
+    if isinstance(value, Mapping):
+        keys = ", ".join(repr(key)[:30] for key in list(value)[:4])
+        return f"a {type(value).__name__} with keys ({keys})"
+    if isinstance(value, str):
+        return f"the string {value!r:.40}"
+    return f"a {type(value).__name__}"
+
+
+def named_phases(loaders: Any) -> list[tuple[str, Any]]:
+    """``(phase, loader)`` pairs from a mapping or a list/tuple of pairs, in order.
+
+    ``'training'`` is read as ``'train'``. The pairs are read once, so a call that runs
+    many epochs iterates the same loaders each epoch.
+
+    Raises:
+        TypeError: ``loaders`` is not a mapping or a list/tuple of (str, loader) pairs.
+        ValueError: two loaders for one phase.
+    """
+    if isinstance(loaders, Mapping):
+        pairs = list(loaders.items())
+    elif isinstance(loaders, (list, tuple)):
+        pairs = list(loaders)
+    else:
+        raise TypeError(
+            "loaders must be a list of (phase, loader) pairs or a mapping phase -> loader, "
+            f"got {describe(loaders)}; for one loader pass [('train', loader)]"
+        )
+    named: list[tuple[str, Any]] = []
+    for index, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise TypeError(
+                f"loaders must be (phase, loader) pairs, but item {index} is "
+                f"{describe(pair)}; for one loader pass [('train', loader)]"
+            )
+        phase = TRAIN if trains(pair[0]) else pair[0]
+        if any(phase == seen for seen, _ in named):
+            raise ValueError(
+                f"two loaders for the phase {phase!r}"
+                + (f" ({' and '.join(sorted(TRAINING_PHASES))} both name it)" if phase == TRAIN else "")
+                + "; give each loader its own phase name"
+            )
+        named.append((phase, pair[1]))
+    return named
+
+
+def target_device(model: Any, device: Any) -> torch.device:
+    """``device`` made concrete (``'cuda'`` -> ``cuda:<current>``), or the model's own."""
+    if device is None:
+        parameters = getattr(model, "parameters", None)
+        parameter = next(iter(parameters()), None) if callable(parameters) else None
+        return torch.device("cpu") if parameter is None else parameter.device
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and chosen.index is None and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return chosen
+
+
+def _to(value: Any, device: torch.device) -> Any:
+    """``value`` sent to ``device`` when it can move (``.to``); anything else as it is."""
+    to = getattr(value, "to", None)
+    return value if to is None else to(device, non_blocking=True)
+
+
+def _moved(value: Any, device: torch.device) -> Any:
+    return value if getattr(value, "device", None) == device else _to(value, device)
+
+
+def _unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
+    """The batch rule: a list/tuple is spread as arguments, a mapping as keyword
+    arguments, anything else is one argument. Returns (args, kwargs, target)."""
+    if isinstance(batch, (tuple, list)):
+        args = tuple(_moved(item, device) for item in batch)
+        return args, {}, args[1] if len(args) > 1 else None
+    if isinstance(batch, Mapping):
+        return (), {str(key): _moved(value, device) for key, value in batch.items()}, None
+    return (_moved(batch, device),), {}, None
+
+
+def _size(sample: Any) -> int:
+    """How many samples a batch holds (the weight of its loss in the mean)."""
+    try:
+        return int(sample.shape[0])
+    except (AttributeError, IndexError, TypeError):  # not a tensor, or a 0-dim one
+        return len(sample) if hasattr(sample, "__len__") else 1
+
+
+def _length(loader: Any) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+class _Pass:
+    """The state of one pass: made per call, never shared (services are stateless)."""
+
+    def __init__(
+        self, model: Any, method: str, factories: Mapping[str, Callable[[], MetricLike]],
+    ) -> None:
+        self.model, self.method = model, method
+        self.loss = Mean()
+        self.meters = [(name, factory()) for name, factory in factories.items()]
+        for name, meter in self.meters:
+            if not callable(getattr(meter, "update", None)):
+                raise TypeError(
+                    f"the factory of metric {name!r} made {describe(meter)}, not a metric "
+                    "(update/compute/reset)"
+                )
+
+    def split(self, output: Any, target: Any) -> tuple[Any, Any, Tensor]:
+        """``loss``, ``(prediction, loss)`` or ``(prediction, target, loss)``."""
+        if isinstance(output, tuple):
+            if len(output) == 2:
+                return output[0], target, self._tensor(output[1])
+            if len(output) == 3:
+                return output[0], output[1], self._tensor(output[2])
+            raise TypeError(
+                f"{self._culprit()} returned a tuple of {len(output)}; return loss, "
+                "(prediction, loss) or (prediction, target, loss)"
+            )
+        return None, target, self._tensor(output)
+
+    def _tensor(self, loss: Any) -> Tensor:
+        if isinstance(loss, Tensor):
+            return loss.detach()  # consumers may keep it; the graph must not live on
+        if isinstance(loss, Real) and not isinstance(loss, bool):
+            return torch.tensor(float(loss))
+        raise TypeError(
+            f"{self._culprit()} returned {describe(loss)} as the loss; return a tensor "
+            "(or a number): loss, (prediction, loss) or (prediction, target, loss)"
+        )
+
+    def count(self, prediction: Any, target: Any, loss: Tensor, sample: Any) -> None:
+        self.loss.update(loss, _size(sample if target is None else target))
+        if not self.meters:
+            return
+        if prediction is None or target is None:
+            raise TypeError(
+                f"{self._culprit()} returned only a loss; metrics need it to return "
+                "(prediction, loss)"
+                if prediction is None
+                else f"metrics need the target of each batch, but the batches of this "
+                f"loader are not (inputs, target, ...): {self._culprit()} must return "
+                "(prediction, target, loss)"
+            )
+        for _, meter in self.meters:
+            meter.update(prediction, target)
+
+    def _culprit(self) -> str:
+        return f"{type(self.model).__name__}.{self.method}"
+
+    def results(self) -> tuple[Metric, ...]:
+        """Read every accumulated value (one host synchronisation each).
+
+        A metric whose ``compute()`` returns a mapping (a torchmetrics
+        ``MetricCollection``) contributes one entry per key.
+        """
+        found = [Metric(LOSS, float(self.loss.compute()))]
+        for name, meter in self.meters:
+            value = meter.compute()
+            values = value.items() if isinstance(value, Mapping) else [(name, value)]
+            found.extend(Metric(str(key), _scalar(item)) for key, item in values)
+        names = [metric.name for metric in found]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"metrics report {repeated} more than once ('loss' is the mean loss); "
+                "rename the metric (or the keys of its collection)"
+            )
+        return tuple(found)
+
+
+def _scalar(value: Any) -> float:
+    return float(value.item() if hasattr(value, "item") else value)
+
+
+def run_phase(
+    model: Any, method: str, loader: Iterable[Any],
+    factories: Mapping[str, Callable[[], MetricLike]], device: torch.device,
+    producer: Producer, event: tuple[str, int, str],
+) -> tuple[Metric, ...]:
+    """Feed every batch of ``loader`` to ``model.<method>``; the metrics of the pass.
+
+    ``event`` is ``(phase, epoch, model_id)`` for the ``Stepped`` events, built only
+    when a consumer receives them.
+
+    Raises:
+        ValueError: the loader yielded no batch.
+    """
+    counted, step = _Pass(model, method, factories), getattr(model, method)
+    phase, epoch, model_id = event
+    total, dispatch = _length(loader), producer.dispatch
+    listening = bool(producer.routes(Stepped))  # no Stepped built for nobody
+    index = 0
+    for index, batch in enumerate(loader, start=1):
+        if (type(batch) is tuple or type(batch) is list) and len(batch) == 2:
+            inputs, target = batch  # (inputs, target): the common case, kept short
+            if getattr(inputs, "device", None) != device:
+                inputs = _to(inputs, device)
+            if getattr(target, "device", None) != device:
+                target = _to(target, device)
+            prediction, target, loss = counted.split(step(inputs, target), target)
+            counted.count(prediction, target, loss, inputs)
+        else:
+            args, kwargs, target = _unpack(batch, device)
+            prediction, target, loss = counted.split(step(*args, **kwargs), target)
+            counted.count(prediction, target, loss, args[0] if args else _first(kwargs))
+        if listening:
+            dispatch(Stepped(model, phase, epoch, index, total, loss, model_id))
+    if index == 0:
+        raise ValueError(f"the {phase!r} loader yielded no batch ({describe(loader)})")
+    return counted.results()
+
+
+def _first(kwargs: dict[str, Any]) -> Any:
+    return next(iter(kwargs.values()), None)
