@@ -9,8 +9,8 @@ import torch
 
 from tests.training._models import (
     Classifier,
-    SeedMetric,
-    SeedTrained,
+    LegacyMetric,
+    LegacyTrained,
     host_reads,
     loaders,
     recorder,
@@ -158,7 +158,7 @@ def test_close_closes_the_open_bars() -> None:
 def test_the_seeds_event_is_accepted() -> None:
     bar = ProgressBar(file=Terminal())
 
-    bar.consume(SeedTrained(Model(), None, [SeedMetric("loss", 0.5)]))
+    bar.consume(LegacyTrained(Model(), None, [LegacyMetric("loss", 0.5)]))
 
 
 def test_a_disabled_bar_adds_no_host_reads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from tests.training._models import Classifier, SeedMetric, SeedTrained, loaders, recorder
+from tests.training._models import Classifier, LegacyMetric, LegacyTrained, loaders, recorder
 from torchsystem import Aggregate
 from torchsystem.consumers import Background, TensorBoard
 from torchsystem.registry import gethash, register
@@ -210,7 +210,7 @@ def test_the_seeds_event_is_tagged_with_the_models_phase_and_epoch() -> None:
     writer, model = FakeWriter(), Model()
     model.phase, model.epoch = "evaluation", 3
 
-    TensorBoard(writer=writer).consume(SeedTrained(model, None, [SeedMetric("loss", 0.5)]))
+    TensorBoard(writer=writer).consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.5)]))
 
     assert writer.scalars == [("model/loss/evaluation", 0.5, 3)]
 
@@ -219,7 +219,7 @@ def test_the_seeds_tensor_metric_values_are_written_as_numbers() -> None:
     writer = FakeWriter()
 
     TensorBoard(writer=writer).consume(
-        SeedTrained(Model(), None, [SeedMetric("loss", torch.tensor(0.5))])
+        LegacyTrained(Model(), None, [LegacyMetric("loss", torch.tensor(0.5))])
     )
 
     assert writer.scalars == [("model/loss/train", 0.5, 0)]

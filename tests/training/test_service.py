@@ -32,6 +32,8 @@ class Probe:
     device); the prediction is the target in training and its opposite in evaluation.
     """
 
+    id = "probe"
+
     def __init__(self, parameters_device: str = "cpu", loss_only: bool = False) -> None:
         self.phase, self.epoch = "evaluation", 0
         self.layer = nn.Linear(1, 1, device=parameters_device)
@@ -335,6 +337,131 @@ def test_an_early_stop_dispatches_stopped_with_the_reason() -> None:
     stopped = seen[-1]
     assert isinstance(stopped, Stopped)
     assert (stopped.model, stopped.epoch, stopped.reason) == (model, 2, reason)
+
+
+def _stoppers(*epochs: int) -> Consumer:
+    """A consumer that enqueues one StopIteration per entry of ``epochs`` at that epoch."""
+    consumer = Consumer()
+
+    @consumer.handler
+    def stop(event: Validated) -> None:
+        for epoch in epochs:
+            if event.epoch == epoch:
+                event.model.events.enqueue(StopIteration(f"stop {epoch}"))
+
+    return consumer
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["onepoch-commits", "service-commits"])
+def test_two_stop_requests_in_one_epoch_leave_none_for_a_later_fit(commits: bool) -> None:
+    training, model = Training(), Classifier(commits=commits)
+    training.producer.register(_stoppers(2, 2))
+    assert training.fit(model, loaders(), epochs=10) == 2
+
+    later = Training()
+    ran = later.fit(model, loaders(), epochs=7)
+
+    assert (ran, model.epoch) == (5, 7)
+    assert list(model.events.queue) == []
+
+
+def test_the_first_stop_request_is_the_reason() -> None:
+    training, model = Training(), Classifier(commits=False)
+    training.producer.register(_stoppers(1, 1))
+    seen = recorder(training.producer)
+
+    training.fit(model, loaders(), epochs=10)
+
+    assert str(seen[-1].reason) == "stop 1"
+
+
+def test_events_queued_after_a_stop_are_still_delivered_at_that_boundary() -> None:
+    training, model, delivered = Training(), Classifier(commits=False), []
+    model.events.handlers[KeyError] = lambda: delivered.append(model.epoch)
+    consumer = Consumer()
+
+    @consumer.handler
+    def stop_then_more(event: Iterated) -> None:
+        event.model.events.enqueue(StopIteration)
+        event.model.events.enqueue(KeyError)
+
+    training.producer.register(consumer)
+
+    assert training.fit(model, loaders(), epochs=10) == 1
+    assert delivered == [1]
+
+
+def test_iterated_is_dispatched_on_the_stopping_epoch_before_stopped() -> None:
+    training, model = Training(), Classifier()
+    training.producer.register(_stoppers(2))
+    seen = recorder(training.producer)
+
+    training.fit(model, loaders(), epochs=10)
+
+    tail = [(type(e).__name__, e.epoch) for e in seen if isinstance(e, (Iterated, Stopped))]
+    assert tail == [("Iterated", 1), ("Iterated", 2), ("Stopped", 2)]
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["onepoch-commits", "service-commits"])
+def test_the_aggregates_events_are_committed_once_per_epoch_after_its_epoch_is_set(
+    commits: bool,
+) -> None:
+    training, model = Training(), Classifier(commits=commits)
+    delivered: list[int] = []
+    seen_before: list[int] = []
+    model.events.handlers[KeyError] = lambda: delivered.append(model.epoch)
+    consumer = Consumer()
+
+    @consumer.handler
+    def event_per_phase(event: Trained | Validated) -> None:
+        seen_before.append(len(delivered))
+        event.model.events.enqueue(KeyError)
+
+    training.producer.register(consumer)
+    training.fit(model, loaders(), epochs=3)
+
+    assert delivered == [1, 1, 2, 2, 3, 3]
+    assert seen_before == [0, 0, 2, 2, 4, 4]  # nothing is delivered within an epoch
+
+
+def test_a_domain_error_at_the_boundary_propagates_and_the_rest_stays_queued() -> None:
+    class Diverged(Exception):
+        pass
+
+    training, model = Training(), Classifier(commits=False)
+    consumer = Consumer()
+
+    @consumer.handler
+    def fail(event: Iterated) -> None:
+        event.model.events.enqueue(Diverged("loss is nan"))
+        event.model.events.enqueue(StopIteration)
+
+    training.producer.register(consumer)
+
+    with pytest.raises(Diverged, match="loss is nan"):
+        training.fit(model, loaders(), epochs=3)
+    assert model.epoch == 1
+    assert list(model.events.queue) == [StopIteration]
+
+
+def test_fit_returns_the_epochs_run_when_stopped() -> None:
+    training, model = Training(), Classifier()
+    model.epoch = 3
+    training.producer.register(_stoppers(5))
+
+    assert training.fit(model, loaders(), epochs=10) == 2
+    assert model.epoch == 5
+
+
+def test_iterate_raises_the_stop_after_the_boundary() -> None:
+    training, model = Training(), Classifier(commits=False)
+    training.producer.register(_stoppers(1, 1))
+
+    with pytest.raises(StopIteration, match="stop 1"):
+        training.iterate(model, loaders())
+
+    assert model.epoch == 1
+    assert list(model.events.queue) == []
 
 
 def test_a_stop_raised_mid_epoch_is_an_error_not_an_early_stop() -> None:

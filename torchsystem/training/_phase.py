@@ -21,6 +21,8 @@ TRAIN = "train"
 
 def describe(value: Any) -> str:
     """A short description for an error message: never a whole tensor or data set."""
+    if isinstance(value, (tuple, list)) and not value:
+        return f"an empty {type(value).__name__}"
     if isinstance(value, (tuple, list)):
         kinds = ", ".join(type(item).__name__ for item in value[:4])
         more = ", ..." if len(value) > 4 else ""
@@ -157,10 +159,8 @@ class _Pass:
             "(or a number): loss, (prediction, loss) or (prediction, target, loss)"
         )
 
-    def count(self, prediction: Any, target: Any, loss: Tensor, sample: Any) -> None:
-        self.loss.update(loss, _size(sample if target is None else target))
-        if not self.meters:
-            return
+    def update(self, prediction: Any, target: Any) -> None:
+        """Count one batch in every metric."""
         if prediction is None or target is None:
             raise TypeError(
                 f"{self._culprit()} returned only a loss; metrics need it to return "
@@ -216,28 +216,30 @@ def run_phase(
     """
     counted, step = _Pass(model, method, factories), getattr(model, method)
     phase, epoch, model_id = event
-    total, dispatch = _length(loader), producer.dispatch
+    total, dispatch, record = _length(loader), producer.dispatch, counted.loss.update
     listening = bool(producer.routes(Stepped))  # no Stepped built for nobody
     index = 0
     for index, batch in enumerate(loader, start=1):
         if (type(batch) is tuple or type(batch) is list) and len(batch) == 2:
-            inputs, target = batch  # (inputs, target): the common case, kept short
-            if getattr(inputs, "device", None) != device:
-                inputs = _to(inputs, device)
+            sample, target = batch  # (inputs, target): the common case, kept short
+            if getattr(sample, "device", None) != device:
+                sample = _to(sample, device)
             if getattr(target, "device", None) != device:
                 target = _to(target, device)
-            prediction, target, loss = counted.split(step(inputs, target), target)
-            counted.count(prediction, target, loss, inputs)
+            output = step(sample, target)
         else:
             args, kwargs, target = _unpack(batch, device)
-            prediction, target, loss = counted.split(step(*args, **kwargs), target)
-            counted.count(prediction, target, loss, args[0] if args else _first(kwargs))
+            output = step(*args, **kwargs)
+            sample = args[0] if args else next(iter(kwargs.values()), None)
+        if type(output) is tuple and len(output) == 2 and isinstance(output[1], Tensor):
+            prediction, loss = output[0], output[1].detach()  # the graph must not live on
+        else:
+            prediction, target, loss = counted.split(output, target)
+        record(loss, _size(sample if target is None else target))
+        if counted.meters:
+            counted.update(prediction, target)
         if listening:
             dispatch(Stepped(model, phase, epoch, index, total, loss, model_id))
     if index == 0:
         raise ValueError(f"the {phase!r} loader yielded no batch ({describe(loader)})")
     return counted.results()
-
-
-def _first(kwargs: dict[str, Any]) -> Any:
-    return next(iter(kwargs.values()), None)
