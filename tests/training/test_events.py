@@ -107,7 +107,8 @@ def _same(copied: object, original: object) -> None:
     for field in dataclasses.fields(original):  # type: ignore[arg-type]
         left, right = getattr(copied, field.name), getattr(original, field.name)
         if field.name == "model":
-            assert type(left) is type(right) and left is not right
+            assert type(left) is type(right)
+            assert left is not right
             assert left.state_dict().keys() == right.state_dict().keys()
         elif isinstance(right, BaseException):
             assert (type(left), left.args) == (type(right), right.args)

@@ -92,7 +92,7 @@ def test_a_plain_module_is_refused_before_any_batch(handler: str) -> None:
         training.handle(handler, model, *arguments[handler])
 
     assert seen == []
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert not hasattr(model, "phase")
 
 
@@ -106,7 +106,7 @@ def test_an_object_without_phase_is_refused() -> None:
         def fit(self, inputs: Tensor, target: Tensor) -> Tensor:
             return inputs.sum()
 
-    with pytest.raises(TypeError, match="NoPhase has no `phase`; .*subclass torchsystem.Aggregate"):
+    with pytest.raises(TypeError, match=r"NoPhase has no `phase`; .*torchsystem\.Aggregate"):
         Training().train(NoPhase(), loaders()[0][1])
 
 

@@ -63,10 +63,10 @@ def named_phases(loaders: Any) -> list[tuple[str, Any]]:
             )
         phase = TRAIN if trains(pair[0]) else pair[0]
         if any(phase == seen for seen, _ in named):
+            both = f" ({' and '.join(sorted(TRAINING_PHASES))} both name it)"
             raise ValueError(
-                f"two loaders for the phase {phase!r}"
-                + (f" ({' and '.join(sorted(TRAINING_PHASES))} both name it)" if phase == TRAIN else "")
-                + "; give each loader its own phase name"
+                f"two loaders for the phase {phase!r}{both if phase == TRAIN else ''}; "
+                "give each loader its own phase name"
             )
         named.append((phase, pair[1]))
     return named
@@ -79,7 +79,8 @@ def target_device(model: Any, device: Any) -> torch.device:
         parameter = next(iter(parameters()), None) if callable(parameters) else None
         return torch.device("cpu") if parameter is None else parameter.device
     chosen = torch.device(device)
-    if chosen.type == "cuda" and chosen.index is None and torch.cuda.is_available():
+    index: int | None = chosen.index  # None for a bare "cuda"
+    if chosen.type == "cuda" and index is None and torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
     return chosen
 
@@ -152,7 +153,7 @@ class _Pass:
     def _tensor(self, loss: Any) -> Tensor:
         if isinstance(loss, Tensor):
             return loss.detach()  # consumers may keep it; the graph must not live on
-        if isinstance(loss, Real) and not isinstance(loss, bool):
+        if type(loss) is not bool and isinstance(loss, Real):
             return torch.tensor(float(loss))
         raise TypeError(
             f"{self._culprit()} returned {describe(loss)} as the loss; return a tensor "

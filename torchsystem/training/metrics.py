@@ -176,7 +176,9 @@ def metric_factories(
     factories: dict[str, Callable[[], MetricLike]] = {}
     for name, value in metrics.items():
         if not isinstance(name, str):
-            raise TypeError(f"metric names must be strings, got {name!r:.60} ({type(name).__name__})")
+            raise TypeError(
+                f"metric names must be strings, got {name!r:.60} ({type(name).__name__})"
+            )
         if name == LOSS:
             raise ValueError(
                 "a metric is named 'loss', the name of the mean loss every phase reports; "

@@ -6,6 +6,7 @@ import operator
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any, Protocol
 
 from torch import nn
@@ -108,10 +109,9 @@ def identify(model: Any) -> str:
 def _outside() -> int:
     """The ``stacklevel`` of the first caller outside torchsystem (its generated code too)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and (
-        frame.f_code.co_filename.startswith((package, "<torchsystem"))
-    ):
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith((package, "<torchsystem")):
         frame, level = frame.f_back, level + 1
     return level
 
