@@ -49,9 +49,17 @@ class Aggregate(nn.Module):
     """An ``nn.Module`` that is the root of a training aggregate.
 
     Subclasses provide ``id`` (a property, a class attribute, or ``self.id = ...``).
-    ``phase`` reads ``'train'`` or ``'evaluation'``; setting it switches every submodule
-    to train or eval mode and calls ``onphase()``. Setting ``epoch`` once it has a value
-    calls ``onepoch()``. ``events`` holds the aggregate's domain events.
+    ``phase`` reads ``'train'`` or ``'evaluation'``; setting it (to a name of
+    ``TRAINING_PHASES`` or ``EVALUATION_PHASES``) switches every submodule to train or
+    eval mode and calls ``onphase()``. Setting ``epoch`` once it has a value calls
+    ``onepoch()``. ``events`` holds the aggregate's domain events: the ready ``Training``
+    service commits them once per epoch, right after setting ``epoch``; a hand-written
+    loop commits them in ``onepoch()``, as below.
+
+    Raises:
+        NotImplementedError: ``id`` is read but the subclass provides none.
+        ValueError: ``phase`` is set to an unknown name.
+        AttributeError: ``epoch`` is read before it was set.
 
     Example:
         >>> import torch
@@ -77,7 +85,7 @@ class Aggregate(nn.Module):
         super().__init__()
         self.events = Events()
 
-    if TYPE_CHECKING:  # read-only for type checkers, so the seed's `@property def id` fits
+    if TYPE_CHECKING:  # read-only for type checkers, so 1.3's `@property def id` fits
 
         @property
         def id(self) -> Any:
