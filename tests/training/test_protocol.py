@@ -127,6 +127,27 @@ def test_a_model_without_evaluate_trains_when_no_phase_evaluates() -> None:
     assert model.calls == 8
 
 
+def test_a_missing_evaluate_is_refused_by_validate() -> None:
+    training = Training()
+    seen = recorder(training.producer)
+
+    with pytest.raises(TypeError, match=r"FitOnly has no `evaluate` method"):
+        training.validate(FitOnly(), loaders()[1][1])
+
+    assert seen == []
+
+
+def test_a_missing_fit_is_found_before_an_evaluation_phase_that_comes_first() -> None:
+    training = Training()
+    seen = recorder(training.producer)
+    phases = [("validation", loaders()[1][1]), ("train", loaders()[0][1])]
+
+    with pytest.raises(TypeError, match=r"EvaluateOnly has no `fit` method"):
+        training.iterate(EvaluateOnly(), phases)
+
+    assert seen == []
+
+
 def test_a_missing_fit_is_refused_by_train() -> None:
     with pytest.raises(TypeError, match=r"EvaluateOnly has no `fit` method.*training phase"):
         Training().train(EvaluateOnly(), loaders()[0][1])

@@ -116,6 +116,14 @@ def test_handlers_are_registered_by_name() -> None:
     assert sorted(Training().handlers) == ["fit", "iterate", "train", "validate"]
 
 
+def test_the_service_is_named_training_by_default() -> None:
+    assert Training().name == "training"
+    assert Training(name="digits").name == "digits"
+    assert repr(Training()) == (
+        "Service('training', handlers=['train', 'validate', 'iterate', 'fit'])"
+    )
+
+
 def test_handle_train_by_name() -> None:
     training = Training(metrics={"accuracy": Accuracy()})
 
@@ -293,6 +301,23 @@ def test_fit_resumes_from_the_models_epoch() -> None:
     assert ran == 3
     assert [e.epoch for e in seen if isinstance(e, Iterated)] == [3, 4, 5]
     assert model.epoch == 5
+
+
+def test_fit_of_zero_epochs_runs_nothing() -> None:
+    training, model = Training(), Classifier()
+    seen = recorder(training.producer)
+
+    assert training.fit(model, loaders(), epochs=0) == 0
+    assert (model.epoch, seen) == (0, [])
+
+
+def test_validate_reports_the_validation_phase_by_default() -> None:
+    training = Training()
+    seen = recorder(training.producer)
+
+    training.validate(Classifier(), loaders()[1][1])
+
+    assert (type(seen[-1]), seen[-1].phase) == (Validated, "validation")
 
 
 def test_fit_runs_nothing_when_the_model_already_reached_epochs() -> None:
@@ -654,6 +679,33 @@ def test_a_device_passed_explicitly_wins_over_the_override() -> None:
 
     training.train(model, _probe_loader(), device="meta")
 
+    assert {s["inputs"].type for s in model.seen} == {"meta"}
+
+
+@pytest.mark.parametrize("handler", ["iterate", "fit"])
+def test_a_device_passed_to_an_epoch_reaches_every_phase(handler: str) -> None:
+    training, model = Training(), Probe()
+    training.override(device, lambda: "cpu")
+    phases = [("train", _probe_loader()), ("validation", _probe_loader())]
+    arguments = (phases, 1) if handler == "fit" else (phases,)
+
+    training.handle(handler, model, *arguments, device="meta")
+
+    assert {(s["method"], s["inputs"].type) for s in model.seen} == {
+        ("fit", "meta"), ("evaluate", "meta"),
+    }
+
+
+def test_a_shared_provider_gives_the_service_its_overrides() -> None:
+    from torchsystem.depends import Provider
+
+    provider = Provider()
+    provider.override(device, lambda: "meta")
+    training, model = Training(provider=provider), Probe()
+
+    training.train(model, _probe_loader())
+
+    assert training.provider is provider
     assert {s["inputs"].type for s in model.seen} == {"meta"}
 
 
