@@ -9,67 +9,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchsystem.domain.aggregate import TRAINING_PHASES, trains
 from torchsystem.services import Producer
+from torchsystem.training._arguments import describe
 from torchsystem.training.events import Metric, Stepped
 from torchsystem.training.metrics import LOSS, Mean, MetricLike
 
-__all__ = ["describe", "named_phases", "run_phase", "target_device"]
-
-TRAIN = "train"
-
-
-def describe(value: Any) -> str:
-    """A short description for an error message: never a whole tensor or data set."""
-    if isinstance(value, (tuple, list)) and not value:
-        return f"an empty {type(value).__name__}"
-    if isinstance(value, (tuple, list)):
-        kinds = ", ".join(type(item).__name__ for item in value[:4])
-        more = ", ..." if len(value) > 4 else ""
-        return f"a {type(value).__name__} of {len(value)} ({kinds}{more})"
-    if isinstance(value, Mapping):
-        keys = ", ".join(repr(key)[:30] for key in list(value)[:4])
-        return f"a {type(value).__name__} with keys ({keys})"
-    if isinstance(value, str):
-        return f"the string {value!r:.40}"
-    return f"a {type(value).__name__}"
-
-
-def named_phases(loaders: Any) -> list[tuple[str, Any]]:
-    """``(phase, loader)`` pairs from a mapping or a list/tuple of pairs, in order.
-
-    ``'training'`` is read as ``'train'``. The pairs are read once, so a call that runs
-    many epochs iterates the same loaders each epoch.
-
-    Raises:
-        TypeError: ``loaders`` is not a mapping or a list/tuple of (str, loader) pairs.
-        ValueError: two loaders for one phase.
-    """
-    if isinstance(loaders, Mapping):
-        pairs = list(loaders.items())
-    elif isinstance(loaders, (list, tuple)):
-        pairs = list(loaders)
-    else:
-        raise TypeError(
-            "loaders must be a list of (phase, loader) pairs or a mapping phase -> loader, "
-            f"got {describe(loaders)}; for one loader pass [('train', loader)]"
-        )
-    named: list[tuple[str, Any]] = []
-    for index, pair in enumerate(pairs):
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise TypeError(
-                f"loaders must be (phase, loader) pairs, but item {index} is "
-                f"{describe(pair)}; for one loader pass [('train', loader)]"
-            )
-        phase = TRAIN if trains(pair[0]) else pair[0]
-        if any(phase == seen for seen, _ in named):
-            both = f" ({' and '.join(sorted(TRAINING_PHASES))} both name it)"
-            raise ValueError(
-                f"two loaders for the phase {phase!r}{both if phase == TRAIN else ''}; "
-                "give each loader its own phase name"
-            )
-        named.append((phase, pair[1]))
-    return named
+__all__ = ["run_phase", "target_device"]
 
 
 def target_device(model: Any, device: Any) -> torch.device:
@@ -160,19 +105,16 @@ class _Pass:
             "(or a number): loss, (prediction, loss) or (prediction, target, loss)"
         )
 
-    def update(self, prediction: Any, target: Any) -> None:
-        """Count one batch in every metric."""
-        if prediction is None or target is None:
-            raise TypeError(
-                f"{self._culprit()} returned only a loss; metrics need it to return "
-                "(prediction, loss)"
-                if prediction is None
-                else f"metrics need the target of each batch, but the batches of this "
-                f"loader are not (inputs, target, ...): {self._culprit()} must return "
-                "(prediction, target, loss)"
-            )
-        for _, meter in self.meters:
-            meter.update(prediction, target)
+    def refuse(self, prediction: Any) -> None:
+        """Metrics need a prediction and a target; say which one is missing."""
+        raise TypeError(
+            f"{self._culprit()} returned only a loss; metrics need it to return "
+            "(prediction, loss)"
+            if prediction is None
+            else "metrics need the target of each batch, but the batches of this loader are "
+            f"not (inputs, target, ...): {self._culprit()} must return "
+            "(prediction, target, loss)"
+        )
 
     def _culprit(self) -> str:
         return f"{type(self.model).__name__}.{self.method}"
@@ -218,6 +160,7 @@ def run_phase(
     counted, step = _Pass(model, method, factories), getattr(model, method)
     phase, epoch, model_id = event
     total, dispatch, record = _length(loader), producer.dispatch, counted.loss.update
+    meters = [meter for _, meter in counted.meters]
     listening = bool(producer.routes(Stepped))  # no Stepped built for nobody
     index = 0
     for index, batch in enumerate(loader, start=1):
@@ -237,8 +180,11 @@ def run_phase(
         else:
             prediction, target, loss = counted.split(output, target)
         record(loss, _size(sample if target is None else target))
-        if counted.meters:
-            counted.update(prediction, target)
+        if meters:
+            if prediction is None or target is None:
+                counted.refuse(prediction)
+            for meter in meters:
+                meter.update(prediction, target)
         if listening:
             dispatch(Stepped(model, phase, epoch, index, total, loss, model_id))
     if index == 0:

@@ -11,7 +11,8 @@ import torch
 from torchsystem.depends import Depends, Provider
 from torchsystem.domain.aggregate import trains
 from torchsystem.services import Producer
-from torchsystem.training._phase import TRAIN, describe, named_phases, run_phase, target_device
+from torchsystem.training._arguments import TRAIN, epochs_of, named_phases
+from torchsystem.training._phase import run_phase, target_device
 from torchsystem.training.events import Iterated, Measured, Metric, Stopped, Trained, Validated
 from torchsystem.training.handlers import DeclaredService, handler
 from torchsystem.training.metrics import metric_factories
@@ -35,21 +36,6 @@ def device() -> Any:
 def _finished(model: Any) -> int:
     """``model.epoch``: the number of finished epochs (0 when the model has none)."""
     return operator.index(getattr(model, "epoch", 0))
-
-
-def _epochs(epochs: Any) -> int:
-    try:
-        if isinstance(epochs, bool):
-            raise TypeError
-        count = operator.index(epochs)
-    except TypeError:
-        raise TypeError(
-            f"epochs must be an int (fit trains until model.epoch reaches it), "
-            f"got {describe(epochs)}"
-        ) from None
-    if count < 0:
-        raise ValueError(f"epochs must be 0 or more, got {count}")
-    return count
 
 
 def _boundary(model: Any, epoch: int) -> StopIteration | None:
@@ -178,7 +164,7 @@ class Training(DeclaredService):
         stopping) ends it cleanly and dispatches ``Stopped`` with the reason. One raised
         anywhere else (a loader, ``model.fit``, a consumer) is an error and propagates.
         """
-        remaining = _epochs(epochs) - _finished(model)
+        remaining = epochs_of(epochs) - _finished(model)
         phases = self._phases(model, loaders)
         for ran in range(1, remaining + 1):
             _, stop = self._epoch(model, phases, metrics, device)
