@@ -118,17 +118,26 @@ def test_validate_refuses_the_name_of_the_training_phase(phase: str) -> None:
 def test_two_loaders_for_the_training_phase_are_refused() -> None:
     train = loaders()[0][1]
 
-    with pytest.raises(ValueError, match=r"two loaders for the phase 'train' \(train and training"):
+    with pytest.raises(ValueError, match="two loaders for the phase 'train'") as raised:
         Training().iterate(Classifier(), [("train", train), ("training", train)])
+
+    assert str(raised.value) == (
+        "two loaders for the phase 'train' (train and training both name it); "
+        "give each loader its own phase name"
+    )
 
 
 def test_two_loaders_for_one_evaluation_phase_are_refused() -> None:
     train, validation = loaders()[0][1], loaders()[1][1]
 
-    with pytest.raises(ValueError, match="two loaders for the phase 'validation'; give each"):
+    with pytest.raises(ValueError, match="two loaders for the phase 'validation'") as raised:
         Training().iterate(
             Classifier(), [("train", train), ("validation", validation), ("validation", train)]
         )
+
+    assert str(raised.value) == (
+        "two loaders for the phase 'validation'; give each loader its own phase name"
+    )
 
 
 def test_early_stopping_reads_training_as_train() -> None:
@@ -179,8 +188,10 @@ def test_pairs_may_be_lists() -> None:
 
 
 def test_a_loader_that_yields_nothing_is_described_not_printed() -> None:
-    with pytest.raises(ValueError, match=r"the 'train' loader yielded no batch \(an empty list\)"):
+    with pytest.raises(ValueError, match="the 'train' loader yielded no batch") as raised:
         Training().train(Classifier(), [])
+
+    assert str(raised.value) == "the 'train' loader yielded no batch (an empty list)"
 
 
 # --- batches -----------------------------------------------------------------------------
@@ -254,8 +265,13 @@ def test_metrics_of_mapping_batches_need_the_target_from_the_model() -> None:
     model = Recording(answer=lambda inputs, label: (label, torch.tensor(1.0)))
     training = Training(metrics={"accuracy": Accuracy()})
 
-    with pytest.raises(TypeError, match=r"Recording.fit must return \(prediction, target, loss\)"):
+    with pytest.raises(TypeError, match="metrics need the target of each batch") as raised:
         training.train(model, [{"inputs": torch.ones(2, 1), "label": torch.zeros(2)}])
+
+    assert str(raised.value) == (
+        "metrics need the target of each batch, but the batches of this loader are not "
+        "(inputs, target, ...): Recording.fit must return (prediction, target, loss)"
+    )
 
 
 def test_a_returned_target_is_what_metrics_compare_with() -> None:
@@ -274,6 +290,89 @@ def test_a_returned_target_replaces_the_batchs() -> None:
     results = training.train(model, [(torch.ones(2, 1), torch.zeros(2, dtype=torch.long))])
 
     assert _values(results)["accuracy"] == 0.0
+
+
+def test_a_mapping_of_two_is_passed_as_keywords() -> None:
+    model = Recording(answer=lambda inputs, label: torch.tensor(1.0))
+
+    Training().train(model, [{"inputs": torch.ones(2, 1), "label": torch.zeros(2)}])
+
+    ((_, args, kwargs),) = model.calls
+    assert (args, sorted(kwargs)) == ((), ["inputs", "label"])
+
+
+def test_a_named_tuple_batch_is_spread_and_its_second_item_is_the_target() -> None:
+    from typing import NamedTuple
+
+    class Batch(NamedTuple):
+        inputs: Tensor
+        target: Tensor
+
+    model = Recording(answer=lambda inputs, target: (target, torch.tensor(1.0)))
+    training = Training(metrics={"accuracy": Accuracy()})
+
+    results = training.train(model, [Batch(torch.ones(3, 1), torch.tensor([1, 0, 1]))])
+
+    assert _values(results) == {"loss": 1.0, "accuracy": 1.0}
+
+
+class Placed:
+    """A batch item already on a device, recording where ``.to`` would send it."""
+
+    def __init__(self, moves: list[Any], where: str = "cpu") -> None:
+        self.device, self.moves = torch.device(where), moves
+
+    def to(self, destination: Any, non_blocking: bool = False) -> Placed:
+        self.moves.append((destination, non_blocking))
+        return self
+
+    def __len__(self) -> int:
+        return 2
+
+
+@pytest.mark.parametrize("size", [2, 3], ids=["pair", "triple"])
+def test_items_already_on_the_device_are_not_moved(size: int) -> None:
+    moves: list[Any] = []
+    model = Recording(answer=lambda *batch: torch.tensor(1.0))
+
+    Training().train(model, [tuple(Placed(moves) for _ in range(size))], device="cpu")
+
+    assert moves == []
+
+
+def test_items_elsewhere_are_moved_without_blocking() -> None:
+    moves: list[Any] = []
+    model = Recording(answer=lambda *batch: torch.tensor(1.0))
+
+    Training().train(model, [(Placed(moves, "meta"), Placed(moves, "meta"), 1)], device="cpu")
+
+    assert moves == [(torch.device("cpu"), True)] * 2
+
+
+def test_the_loss_of_a_batch_weighs_its_number_of_samples() -> None:
+    model = Recording(answer=lambda inputs, target: float(len(target)))
+    batches = [(torch.ones(1, 1), ["a"] * size) for size in (1, 3)]
+
+    results = Training().train(model, batches)
+
+    assert _values(results) == {"loss": pytest.approx((1 * 1 + 3 * 3) / 4)}
+
+
+def test_a_batch_of_unknown_size_weighs_one() -> None:
+    model = Recording(answer=lambda inputs, target: float(target if target == 1 else len(target)))
+
+    results = Training().train(model, [(object(), ["a", "b", "c"]), (object(), 1)])
+
+    assert _values(results) == {"loss": pytest.approx((3 * 3 + 1 * 1) / 4)}
+
+
+def test_a_number_loss_with_a_prediction_feeds_the_metrics() -> None:
+    model = Recording(answer=lambda inputs, target: (target, 0.5))
+    training = Training(metrics={"accuracy": Accuracy()})
+
+    results = training.train(model, [(torch.ones(2, 1), torch.tensor([1, 0]))])
+
+    assert _values(results) == {"loss": 0.5, "accuracy": 1.0}
 
 
 def test_a_tuple_of_four_is_refused() -> None:
@@ -375,8 +474,13 @@ def test_metrics_that_are_not_metrics_are_refused_when_the_service_is_made(
 def test_a_factory_that_makes_no_metric_is_refused() -> None:
     training = Training(metrics={"accuracy": lambda: "accuracy"})
 
-    with pytest.raises(TypeError, match="metric 'accuracy' made the string 'accuracy', not a"):
+    with pytest.raises(TypeError, match="metric 'accuracy' made the string 'accuracy'") as raised:
         training.train(Classifier(), loaders()[0][1])
+
+    assert str(raised.value) == (
+        "the factory of metric 'accuracy' made the string 'accuracy', not a metric "
+        "(update/compute/reset)"
+    )
 
 
 # --- epochs ------------------------------------------------------------------------------
@@ -416,3 +520,25 @@ def test_a_mapping_of_loaders_serves_every_epoch() -> None:
     training.fit(Classifier(), phases, 3)
 
     assert [e.epoch for e in seen if isinstance(e, Iterated)] == [1, 2, 3]
+
+
+def test_cuda_is_made_concrete_so_batches_there_are_not_moved_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # no CUDA device here: stand in for the two calls target_device makes
+    from torchsystem.training._phase import target_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 2)
+
+    assert target_device(None, "cuda") == torch.device("cuda", 2)
+    assert target_device(None, "cuda:1") == torch.device("cuda", 1)
+    assert target_device(None, "meta") == torch.device("meta")
+
+
+def test_a_bare_cuda_stays_bare_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchsystem.training._phase import target_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    assert target_device(None, "cuda") == torch.device("cuda")
