@@ -132,3 +132,12 @@ def test_events_carry_the_model_id_last_and_optional() -> None:
     assert Trained("model", "train", 1, ()).model_id is None
     assert Stepped("model", "train", 1, 1, None, 0.5, "mlp").model_id == "mlp"
     assert Iterated("model", 1, {}, model_id="mlp").model_id == "mlp"
+
+
+def test_a_repr_leaves_the_model_and_the_loader_out() -> None:
+    event = Trained(Classifier(), "train", 2, (Metric("loss", 0.5),), [1, 2, 3], "mlp")
+
+    assert repr(event) == (
+        "Trained(phase='train', epoch=2, metrics=(Metric(name='loss', value=0.5),), "
+        "model_id='mlp')"
+    )

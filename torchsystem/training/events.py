@@ -4,13 +4,15 @@ Each carries what its consumers need, read on the training thread when it was ma
 model's id (``model_id``), the phase, the epoch in progress and the metrics, so a consumer
 running on another thread (``Background``) never reads the live model. ``model`` is kept
 for consumers that act on the aggregate on the training thread (``EarlyStopping``
-enqueues on its events). Every event survives ``pickle`` and ``copy.deepcopy`` when the
-objects it carries do.
+enqueues on its events). ``repr`` leaves the model and the loader out, so a logged event
+is one short line. Every event survives ``pickle`` and ``copy.deepcopy`` when the objects
+it carries do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import fields
 from typing import Any
 
 from torchsystem.services import event
@@ -25,6 +27,19 @@ __all__ = [
     "Validated",
     "metric_items",
 ]
+
+
+_HIDDEN = frozenset({"model", "loader"})
+
+
+def _repr(event: Any) -> str:
+    """The event's fields but the model and the loader: one short line in a log."""
+    shown = ", ".join(
+        f"{field.name}={getattr(event, field.name)!r}"
+        for field in fields(event)
+        if field.name not in _HIDDEN
+    )
+    return f"{type(event).__name__}({shown})"
 
 
 @event(frozen=True)
@@ -53,6 +68,8 @@ class Stepped:
         3
     """
 
+    __repr__ = _repr
+
     model: Any
     phase: str
     epoch: int
@@ -74,6 +91,8 @@ class Measured:
         (True, 0.5)
     """
 
+    __repr__ = _repr
+
     model: Any
     phase: str
     epoch: int
@@ -86,10 +105,14 @@ class Measured:
 class Trained(Measured):
     """An epoch of training finished."""
 
+    __repr__ = _repr
+
 
 @event
 class Validated(Measured):
     """An evaluation pass finished (phase ``'validation'``, ``'test'``...)."""
+
+    __repr__ = _repr
 
 
 @event
@@ -99,6 +122,8 @@ class Iterated:
     Dispatched before the aggregate's events are committed, so also on the epoch that
     stops early (``Stopped`` follows it).
     """
+
+    __repr__ = _repr
 
     model: Any
     epoch: int
@@ -110,6 +135,8 @@ class Iterated:
 class Stopped:
     """Training ended early: ``reason`` is the ``StopIteration`` raised when the aggregate
     committed its events (early stopping) at the end of epoch ``epoch``."""
+
+    __repr__ = _repr
 
     model: Any
     epoch: int
