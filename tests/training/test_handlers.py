@@ -11,7 +11,7 @@ import torch
 from tests.training._models import Classifier, loaders, recorder
 from torchsystem import Depends
 from torchsystem.services import Producer
-from torchsystem.training import DeclaredService, Trained, Training, device, handler
+from torchsystem.training import Accuracy, DeclaredService, Trained, Training, device, handler
 
 
 def scale() -> int:
@@ -166,3 +166,22 @@ def test_a_declared_service_needs_no_training() -> None:
 def test_an_unknown_handler_lists_the_declared_ones() -> None:
     with pytest.raises(KeyError, match="known: train, validate, iterate, fit, predict"):
         Predicting().handle("predcit")
+
+
+def on_the_cpu() -> str:
+    return "cpu"
+
+
+def test_a_pickled_service_binds_its_handlers_to_itself() -> None:
+    import pickle
+
+    training = Training(metrics={"accuracy": Accuracy})
+    training.override(device, on_the_cpu)  # pickled by reference, as any function
+
+    restored = pickle.loads(pickle.dumps(training))
+    seen = recorder(restored.producer)
+    restored.train(Classifier(), loaders()[0][1])
+
+    assert sorted(restored.handlers) == ["fit", "iterate", "train", "validate"]
+    assert [m.name for m in seen[-1].metrics] == ["loss", "accuracy"]
+    assert list(restored.dependency_overrides) == [device]
