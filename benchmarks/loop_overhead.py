@@ -234,7 +234,7 @@ def consumers() -> list[Any]:
 def train_with(model: nn.Module, loader: Any, epochs: int, full: bool) -> None:
     from torchsystem.training import Accuracy, Training
 
-    training = Training(metrics={"accuracy": Accuracy()} if full else None)
+    training = Training(metrics={"accuracy": Accuracy} if full else None)
     attached = consumers() if full else []
     training.producer.register(*attached)
     training.fit(classifier(model), [("train", loader)], epochs)
@@ -324,7 +324,7 @@ def framework_epoch(ready: list[Any], full: bool) -> Callable[[], None]:
         def fit(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return next(answers)
 
-    training, model = Training(metrics={"accuracy": Accuracy()} if full else None), Null()
+    training, model = Training(metrics={"accuracy": Accuracy} if full else None), Null()
     training.producer.register(*(consumers() if full else []))
     return lambda: training.iterate(model, [("train", ready)]) and None
 

@@ -1,4 +1,4 @@
-"""``Compiler`` pipelines and ``compile`` (DESIGN.md, `compiler`)."""
+"""``Compiler`` pipelines and ``compile``."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from torchsystem import Compiler as RootCompiler
-from torchsystem.compiler import Compiler, Depends, compile  # noqa: A004 - the seed's spelling
+from torchsystem.compiler import Compiler, Depends, compile  # noqa: A004 - 1.3's spelling
 from torchsystem.domain import Aggregate
 
 
@@ -41,7 +41,44 @@ def fresh_dynamo() -> Iterator[None]:
 def test_compiler_is_subscriptable_with_the_aggregate_type() -> None:
     compiler = Compiler[Classifier]()
 
-    assert isinstance(compiler, Compiler)
+    @compiler.step
+    def build(width: int) -> Classifier:
+        return Classifier(width)
+
+    classifier = compiler.compile(6)
+
+    assert type(compiler) is Compiler
+    assert classifier.nn.in_features == 6
+
+
+def test_an_empty_compiler_refuses_to_compile() -> None:
+    with pytest.raises(RuntimeError, match=r"Compiler\(steps=\[\]\) has no steps; add them with"):
+        Compiler[Classifier]().compile(4)
+
+
+def test_the_repr_names_the_steps() -> None:
+    compiler = Compiler[int]()
+
+    @compiler.step
+    def build(width: int) -> int:
+        return width
+
+    assert repr(compiler) == "Compiler(steps=['build'])"
+
+
+def test_register_appends_a_step_and_returns_it_injected() -> None:
+    compiler = Compiler[str]()
+
+    def device() -> str:
+        return "cpu"
+
+    def describe(width: int, device: str = Depends(device)) -> str:
+        return f"{width} on {device}"
+
+    injected = compiler.register(describe)
+
+    assert injected(3) == "3 on cpu"
+    assert compiler.compile(5) == "5 on cpu"
 
 
 def test_root_package_exports_the_same_compiler() -> None:
@@ -277,7 +314,8 @@ def test_seed_compiler_pipeline_builds_the_aggregate() -> None:
     compiler.dependency_overrides[device] = lambda: "cpu"
     classifier = compiler.compile(4)
 
-    assert isinstance(classifier, Classifier)
+    assert type(classifier) is Classifier
+    assert classifier.nn.in_features == 4
     assert classifier.epoch == 10
     assert classifier.nn.weight.device.type == "cpu"
 
@@ -305,7 +343,7 @@ def test_compile_keeps_attributes_events_and_id() -> None:
     assert compiled.id == "classifier"
     assert compiled.events is events
     assert list(compiled.events.queue) == [StopIteration]
-    assert isinstance(compiled, Classifier)
+    assert type(compiled) is Classifier
 
 
 @pytest.mark.usefixtures("fresh_dynamo")
@@ -373,7 +411,7 @@ def test_compile_forwards_keyword_arguments_to_torch() -> None:
     breaking = Breaking()
     compiled = compile(breaking, backend="eager", fullgraph=True)
 
-    with pytest.raises(Exception, match=r"(?i)graph.?break"):
+    with pytest.raises(torch._dynamo.exc.Unsupported, match=r"(?i)graph.?break"):
         compiled(torch.randn(3, 4))
 
 
@@ -391,5 +429,16 @@ def test_compile_step_in_a_compiler_returns_the_aggregate() -> None:
 
     classifier = compiler.compile(4)
 
-    assert isinstance(classifier, Classifier)
+    assert type(classifier) is Classifier
+    assert classifier.note == "kept"
     assert classifier(torch.randn(2, 4)).shape == (2, 2)
+
+
+def test_compile_passes_a_function_to_torch_compile() -> None:
+    def double(inputs: torch.Tensor) -> torch.Tensor:
+        return inputs * 2
+
+    compiled = compile(double, backend="eager")
+
+    assert compiled is not double
+    assert torch.equal(compiled(torch.ones(2)), torch.full((2,), 2.0))

@@ -214,7 +214,8 @@ def test_tensorboard_loads_only_with_the_consumer_that_needs_it() -> None:
     # (tqdm cannot be checked the same way: importing torch already imports it)
     code = (
         "import sys, torchsystem, torchsystem.training, torchsystem.consumers; "
-        "from torchsystem.consumers import EarlyStopping, EpochSummary, Background; "
+        "from torchsystem.consumers import (Background, EarlyStopping, EpochSummary, "
+        "ProgressBar, TensorBoard); "
         "print(sorted(m for m in ('tensorboard', 'torch.utils.tensorboard') "
         "if m in sys.modules))"
     )

@@ -1,11 +1,11 @@
-"""The seed README's example, wired in-process on a tiny data set (DESIGN.md, preamble).
+"""torchsystem 1.3's README example, wired in-process on a tiny data set.
 
 The README's modules (``src/domain.py``, ``src/services/training.py``, ...) are written out
 as closely as possible inside ``_build``; each test builds a fresh application. Only the
-slips DESIGN.md names are fixed: the duplicated line in ``iterate``, ``validate``
-dispatching ``Trained``, the missing imports; events carry the computed metrics (the
-``sequence`` the README computes and then drops), the consumers are registered with the
-producer, and ``compile`` uses ``backend="eager"`` so the test stays fast on CPU.
+README's slips are fixed: the duplicated line in ``iterate``, ``validate`` dispatching
+``Trained``, the missing imports; events carry the computed metrics (the ``sequence`` the
+README computes and then drops), the consumers are registered with the producer, and
+``compile`` uses ``backend="eager"`` so the test stays fast on CPU.
 """
 
 from collections.abc import Iterator, Sequence

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import math
+import pickle
 
 import pytest
+import torch
 
-from tests.training._models import Classifier, SeedMetric, SeedValidated, loaders
+from tests.training._models import Classifier, LegacyMetric, LegacyValidated, loaders
 from torchsystem import Aggregate
 from torchsystem.consumers import EarlyStopped, EarlyStopping
 from torchsystem.services import Consumer
@@ -40,26 +44,98 @@ def _stop(model: Model) -> EarlyStopped | None:
     return None
 
 
+def _stops(stopper: EarlyStopping, model: Model, metric: str, values: list[float]) -> list[bool]:
+    """After each value (one epoch each), whether the epoch boundary would stop."""
+    stops = []
+    for epoch, value in enumerate(values, start=1):
+        stopper.consume(_validated(model, epoch, **{metric: value}))
+        stops.append(_stop(model) is not None)
+    return stops
+
+
 def test_early_stopped_is_a_stop_iteration() -> None:
     assert issubclass(EarlyStopped, StopIteration)
+
+
+def _early_stopped() -> EarlyStopped:
+    return EarlyStopped("loss", "validation", 0.25, epoch=7, patience=3)
+
+
+def _same_stop(copied: EarlyStopped) -> None:
+    assert type(copied) is EarlyStopped
+    assert (copied.metric, copied.phase, copied.best, copied.epoch, copied.patience) == (
+        "loss", "validation", 0.25, 7, 3,
+    )
+    assert str(copied) == "validation loss did not improve on 0.25 for 3 epoch(s)"
+
+
+def test_early_stopped_survives_pickle() -> None:
+    _same_stop(pickle.loads(pickle.dumps(_early_stopped())))
+
+
+def test_early_stopped_survives_deepcopy_and_copy() -> None:
+    _same_stop(copy.deepcopy(_early_stopped()))
+    _same_stop(copy.copy(_early_stopped()))
+
+
+def test_a_model_holding_a_queued_stop_can_be_saved_and_stops_when_loaded() -> None:
+    model = Classifier()
+    model.events.enqueue(_early_stopped())
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+
+    loaded = torch.load(buffer, weights_only=False)
+
+    with pytest.raises(EarlyStopped) as raised:
+        loaded.events.commit()
+    _same_stop(raised.value)
+    assert len(model.events.queue) == 1
+
+
+def test_a_model_holding_a_queued_stop_can_be_deep_copied() -> None:
+    model = Classifier()
+    model.events.enqueue(_early_stopped())
+
+    copied = copy.deepcopy(model)
+
+    with pytest.raises(EarlyStopped) as raised:
+        copied.events.commit()
+    _same_stop(raised.value)
 
 
 def test_no_stop_while_the_metric_improves() -> None:
     model, stopper = Model(), EarlyStopping("loss", patience=1)
 
-    _feed(stopper, model, "loss", [1.0, 0.9, 0.8, 0.7])
-
-    assert _stop(model) is None
+    assert _stops(stopper, model, "loss", [1.0, 0.9, 0.8, 0.7]) == [False] * 4
 
 
 def test_a_stop_after_patience_epochs_without_improvement() -> None:
     model, stopper = Model(), EarlyStopping("loss", patience=2)
-    _feed(stopper, model, "loss", [1.0, 0.5, 0.6])
-    assert _stop(model) is None
 
-    _feed(stopper, model, "loss", [0.7])
+    assert _stops(stopper, model, "loss", [1.0, 0.5, 0.6, 0.7]) == [False, False, False, True]
 
-    assert _stop(model) is not None
+
+def test_an_improvement_resets_the_wait() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2)
+
+    stops = _stops(stopper, model, "loss", [1.0, 1.1, 0.9, 1.0, 1.0])
+
+    assert stops == [False, False, False, False, True]
+
+
+def test_the_count_starts_again_after_a_stop() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=2)
+
+    stops = _stops(stopper, model, "loss", [1.0, 1.0, 1.0, 1.0, 1.0])
+
+    assert stops == [False, False, True, False, True]
+
+
+def test_an_equal_value_is_no_improvement() -> None:
+    model, stopper = Model(), EarlyStopping("loss", patience=1)
+
+    assert _stops(stopper, model, "loss", [0.5, 0.5]) == [False, True]
 
 
 def test_the_stop_names_the_metric_best_value_and_epoch() -> None:
@@ -81,20 +157,28 @@ def test_the_stop_names_the_metric_best_value_and_epoch() -> None:
 
 def test_mode_max_waits_for_a_higher_value() -> None:
     model, stopper = Model(), EarlyStopping("accuracy", mode="max", patience=1)
-    _feed(stopper, model, "accuracy", [0.5, 0.6])
-    assert _stop(model) is None
 
-    _feed(stopper, model, "accuracy", [0.55])
+    assert _stops(stopper, model, "accuracy", [0.5, 0.6, 0.55]) == [False, False, True]
 
-    assert _stop(model) is not None
+
+def test_mode_min_does_not_count_a_higher_value_as_better() -> None:
+    model, stopper = Model(), EarlyStopping("loss", mode="min", patience=1)
+
+    assert _stops(stopper, model, "loss", [0.5, 0.6]) == [False, True]
 
 
 def test_an_improvement_within_min_delta_does_not_count() -> None:
     model, stopper = Model(), EarlyStopping("loss", patience=2, min_delta=0.1)
 
-    _feed(stopper, model, "loss", [1.0, 0.95, 0.92])
+    assert _stops(stopper, model, "loss", [1.0, 0.95, 0.92]) == [False, False, True]
 
-    assert _stop(model) is not None
+
+def test_an_improvement_beyond_min_delta_counts_in_mode_max() -> None:
+    model, stopper = Model(), EarlyStopping("accuracy", mode="max", patience=1, min_delta=0.1)
+
+    stops = _stops(stopper, model, "accuracy", [0.5, 0.65, 0.7])
+
+    assert stops == [False, False, True]
 
 
 def test_only_the_watched_phase_counts() -> None:
@@ -138,17 +222,15 @@ def test_reset_forgets_a_models_record() -> None:
 def test_a_metric_that_is_nan_from_the_start_stops() -> None:
     model, stopper = Model(), EarlyStopping("loss", patience=2)
 
-    _feed(stopper, model, "loss", [math.nan, math.nan])
-
-    assert _stop(model) is not None
+    assert _stops(stopper, model, "loss", [math.nan, math.nan]) == [False, True]
+    assert stopper.best(model) is None
 
 
 def test_a_metric_that_turns_nan_stops() -> None:
     model, stopper = Model(), EarlyStopping("loss", patience=2)
 
-    _feed(stopper, model, "loss", [1.0, math.nan, math.nan])
-
-    assert _stop(model) is not None
+    assert _stops(stopper, model, "loss", [1.0, math.nan, math.nan]) == [False, False, True]
+    assert stopper.best(model) == 1.0
 
 
 def test_a_missing_metric_is_named_with_the_available_ones() -> None:
@@ -177,9 +259,22 @@ def test_the_seeds_event_is_watched_with_the_models_phase() -> None:
     model.phase = "evaluation"
 
     for value in (1.0, 2.0):
-        stopper.consume(SeedValidated(model, None, [SeedMetric("loss", value)]))
+        stopper.consume(LegacyValidated(model, None, [LegacyMetric("loss", value)]))
 
     assert _stop(model) is not None
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["onepoch-commits", "service-commits"])
+def test_two_early_stoppings_stopping_together_leave_no_stop_for_the_next_fit(
+    commits: bool,
+) -> None:
+    training = Training()
+    training.producer.register(EarlyStopping("loss", patience=1), EarlyStopping("loss", patience=1))
+    model = Classifier(lr=0.0, commits=commits)
+    assert training.fit(model, loaders(), epochs=10) == 2
+
+    assert Training().fit(model, loaders(), epochs=6) == 4
+    assert model.epoch == 6
 
 
 @pytest.mark.parametrize("commits", [True, False], ids=["onepoch-commits", "service-commits"])

@@ -9,8 +9,8 @@ import torch
 
 from tests.training._models import (
     Classifier,
-    SeedMetric,
-    SeedTrained,
+    LegacyMetric,
+    LegacyTrained,
     host_reads,
     loaders,
     recorder,
@@ -155,10 +155,31 @@ def test_close_closes_the_open_bars() -> None:
     assert file.getvalue().endswith("\n")
 
 
-def test_the_seeds_event_is_accepted() -> None:
-    bar = ProgressBar(file=Terminal())
+def test_a_legacy_event_finishes_the_bar_of_the_models_phase_and_epoch() -> None:
+    # torchsystem 1.3's Trained(model, loader, metrics): phase and epoch come from the model
+    file = Terminal()
+    bar, model = ProgressBar(file=file, leave=True), Model()
+    model.phase, model.epoch = "train", 2
+    bar.consume(Stepped(model, "train", 2, 1, 4, torch.tensor(0.5)))
 
-    bar.consume(SeedTrained(Model(), None, [SeedMetric("loss", 0.5)]))
+    bar.consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.125)]))
+    drawn = file.getvalue()
+    bar.close()
+
+    assert "epoch 2 train" in drawn
+    assert "loss=0.1250" in drawn
+    assert file.getvalue() == drawn  # the bar was closed by the event, nothing left open
+
+
+def test_a_legacy_event_of_another_epoch_leaves_the_bar_open() -> None:
+    file = Terminal()
+    bar, model = ProgressBar(file=file, leave=True), Model()
+    model.phase, model.epoch = "train", 1
+    bar.consume(Stepped(model, "train", 2, 1, 4, torch.tensor(0.5)))
+
+    bar.consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.125)]))
+
+    assert "loss=0.1250" not in file.getvalue()
 
 
 def test_a_disabled_bar_adds_no_host_reads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.training._models import Classifier, SeedMetric, SeedTrained, SeedValidated, loaders
+from tests.training._models import Classifier, LegacyMetric, LegacyTrained, LegacyValidated, loaders
 from torchsystem import Aggregate
 from torchsystem.consumers import EpochSummary
 from torchsystem.training import Accuracy, Iterated, Metric, Stopped, Trained, Training, Validated
@@ -126,9 +126,9 @@ def test_the_seeds_events_give_one_line_per_epoch(caplog: pytest.LogCaptureFixtu
     summary, model = EpochSummary(), Model()
     for epoch in range(2):
         model.phase, model.epoch = "train", epoch
-        summary.consume(SeedTrained(model, None, [SeedMetric("loss", 0.5)]))
+        summary.consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.5)]))
         model.phase = "evaluation"
-        summary.consume(SeedValidated(model, None, [SeedMetric("loss", 0.25)]))
+        summary.consume(LegacyValidated(model, None, [LegacyMetric("loss", 0.25)]))
 
     summary.flush()
 

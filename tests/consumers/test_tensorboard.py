@@ -10,11 +10,19 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from tests.training._models import Classifier, SeedMetric, SeedTrained, loaders, recorder
+from tests.training._models import Classifier, LegacyMetric, LegacyTrained, loaders, recorder
 from torchsystem import Aggregate
 from torchsystem.consumers import Background, TensorBoard
 from torchsystem.registry import gethash, register
-from torchsystem.training import Accuracy, Iterated, Metric, Stepped, Trained, Training
+from torchsystem.training import (
+    Accuracy,
+    Iterated,
+    Metric,
+    MissingIdWarning,
+    Stepped,
+    Trained,
+    Training,
+)
 
 
 class Model(Aggregate):
@@ -198,19 +206,39 @@ def test_an_injected_writer_receives_the_scalars() -> None:
     assert writer.scalars == [("model/loss/train", 0.5, 4), ("model/accuracy/train", 0.75, 4)]
 
 
-def test_a_model_without_id_is_tagged_with_its_class_name() -> None:
+def test_a_model_without_id_is_tagged_with_its_class_name_and_warned_about() -> None:
     writer = FakeWriter()
 
-    TensorBoard(writer=writer).consume(_trained(Anonymous(), loss=0.5))
+    with pytest.warns(MissingIdWarning, match="Anonymous has no id"):
+        TensorBoard(writer=writer).consume(_trained(Anonymous(), loss=0.5))
 
     assert writer.scalars == [("Anonymous/loss/train", 0.5, 1)]
+
+
+def test_the_id_an_event_carries_is_used_without_reading_the_model() -> None:
+    class Counting(Model):
+        reads = 0
+
+        @property
+        def id(self) -> str:
+            type(self).reads += 1
+            return "live"
+
+    writer, model = FakeWriter(), Counting()
+
+    TensorBoard(writer=writer).consume(
+        Trained(model, "train", 2, (Metric("loss", 0.5),), model_id="carried")
+    )
+
+    assert writer.scalars == [("carried/loss/train", 0.5, 2)]
+    assert Counting.reads == 0
 
 
 def test_the_seeds_event_is_tagged_with_the_models_phase_and_epoch() -> None:
     writer, model = FakeWriter(), Model()
     model.phase, model.epoch = "evaluation", 3
 
-    TensorBoard(writer=writer).consume(SeedTrained(model, None, [SeedMetric("loss", 0.5)]))
+    TensorBoard(writer=writer).consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.5)]))
 
     assert writer.scalars == [("model/loss/evaluation", 0.5, 3)]
 
@@ -219,7 +247,7 @@ def test_the_seeds_tensor_metric_values_are_written_as_numbers() -> None:
     writer = FakeWriter()
 
     TensorBoard(writer=writer).consume(
-        SeedTrained(Model(), None, [SeedMetric("loss", torch.tensor(0.5))])
+        LegacyTrained(Model(), None, [LegacyMetric("loss", torch.tensor(0.5))])
     )
 
     assert writer.scalars == [("model/loss/train", 0.5, 0)]

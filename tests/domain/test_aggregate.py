@@ -1,14 +1,16 @@
-"""``Aggregate``: an ``nn.Module`` that is the root of a training aggregate (DESIGN.md)."""
+"""``Aggregate``: an ``nn.Module`` that is the root of a training aggregate."""
 
 import copy
 import io
+import pickle
 
 import pytest
 import torch
 from torch import nn
 
 from torchsystem import Aggregate as RootAggregate
-from torchsystem.domain import Aggregate, Events
+from torchsystem.domain import Aggregate, Event, Events
+from torchsystem.domain.aggregate import EVALUATION_PHASES, TRAINING_PHASES, trains
 
 
 class Classifier(Aggregate):
@@ -34,7 +36,7 @@ class Classifier(Aggregate):
 
 
 class EarlyStopping(Aggregate):
-    """The seed's pattern: ``onepoch`` commits, raising an enqueued ``StopIteration``."""
+    """torchsystem 1.3's pattern: ``onepoch`` commits, raising an enqueued ``StopIteration``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,7 +58,11 @@ def test_root_package_exports_the_same_aggregate() -> None:
 def test_aggregate_is_an_nn_module() -> None:
     classifier = Classifier()
 
-    assert isinstance(classifier, nn.Module)
+    moved = classifier.to(torch.float64)
+
+    assert moved is classifier
+    assert classifier.nn[0].weight.dtype == torch.float64
+    assert [name for name, _ in classifier.named_children()] == ["nn", "criterion"]
 
 
 def test_aggregate_registers_its_submodules_and_parameters() -> None:
@@ -81,9 +87,13 @@ def test_aggregate_has_events_from_init() -> None:
     class Bare(Aggregate):
         pass
 
-    aggregate = Bare()
+    aggregate, seen = Bare(), []
+    aggregate.events.handlers[KeyError] = lambda: seen.append("handled")
+    aggregate.events.enqueue(KeyError)
+    aggregate.events.commit()
 
-    assert isinstance(aggregate.events, Events)
+    assert type(aggregate.events) is Events
+    assert seen == ["handled"]
 
 
 def test_aggregates_have_their_own_events() -> None:
@@ -125,8 +135,17 @@ def test_id_missing_in_subclass_raises_when_read() -> None:
     class Anonymous(Aggregate):
         pass
 
-    with pytest.raises(Exception, match="id"):
+    with pytest.raises(NotImplementedError, match=r"Anonymous has no id: define `id`"):
         _ = Anonymous().id
+
+
+def test_id_may_be_assigned_on_the_instance() -> None:
+    class Assigned(Aggregate):
+        def __init__(self) -> None:
+            super().__init__()
+            self.id = "assigned-1"
+
+    assert Assigned().id == "assigned-1"
 
 
 def test_phase_is_train_for_a_new_aggregate() -> None:
@@ -267,3 +286,88 @@ def test_aggregate_event_handlers_registered_in_init_run_on_commit() -> None:
     aggregate.events.commit()
 
     assert calls == ["saved handled"]
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING_PHASES))
+def test_every_training_name_sets_train_mode(name: str) -> None:
+    classifier = Classifier()
+    classifier.phase = "evaluation"
+
+    classifier.phase = name
+
+    assert classifier.phase == "train"
+    assert all(module.training for module in classifier.modules())
+
+
+@pytest.mark.parametrize("name", sorted(EVALUATION_PHASES))
+def test_every_evaluation_name_sets_eval_mode(name: str) -> None:
+    classifier = Classifier()
+
+    classifier.phase = name
+
+    assert classifier.phase == "evaluation"
+    assert not any(module.training for module in classifier.modules())
+
+
+@pytest.mark.parametrize("name", ["trian", "Train", "training-set", "valid", ""])
+def test_an_unknown_phase_is_refused_and_changes_nothing(name: str) -> None:
+    classifier = Classifier()
+
+    with pytest.raises(ValueError, match=rf"unknown phase {name!r}; use one of: eval, evaluation"):
+        classifier.phase = name
+
+    assert classifier.phase == "train"
+    assert classifier.phases == []
+
+
+def test_trains_names_exactly_the_training_phase() -> None:
+    assert [trains(name) for name in ("train", "training", "train-eval", "trainval", "test")] == [
+        True, True, False, False, False,
+    ]
+
+
+class Noted(Event):
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+
+def _with_queue() -> EarlyStopping:
+    model = EarlyStopping()
+    model.events.enqueue(Noted("first"))
+    model.events.enqueue(StopIteration("plateau"))
+    return model
+
+
+def _check_queue(copied: EarlyStopping, original: EarlyStopping) -> None:
+    """The copy holds equal queued items in its own queue, delivered to its own handlers."""
+    assert copied.events is not original.events
+    queued = list(copied.events.queue)
+    assert [type(item) for item in queued] == [Noted, StopIteration]
+    assert (queued[0].note, queued[1].args) == ("first", ("plateau",))
+    notes: list[str] = []
+    copied.events.handlers[Noted] = lambda event: notes.append(event.note)
+    with pytest.raises(StopIteration, match="plateau"):
+        copied.epoch = 1
+    assert notes == ["first"]
+    assert len(original.events.queue) == 2
+
+
+def test_a_deep_copy_keeps_the_queued_events() -> None:
+    model = _with_queue()
+
+    _check_queue(copy.deepcopy(model), model)
+
+
+def test_a_pickled_aggregate_keeps_the_queued_events() -> None:
+    model = _with_queue()
+
+    _check_queue(pickle.loads(pickle.dumps(model)), model)
+
+
+def test_a_saved_aggregate_keeps_the_queued_events() -> None:
+    model = _with_queue()
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+
+    _check_queue(torch.load(buffer, weights_only=False), model)

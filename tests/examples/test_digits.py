@@ -1,15 +1,26 @@
-"""The example system, end to end: train, stop early, read the TensorBoard files back."""
+"""The example system, end to end: train, stop early, read the TensorBoard files back.
+
+The demo runs once as a subprocess (what ``make demo`` does); the other tests build a
+fresh application with ``bootstrap()`` each, in-process.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from torchsystem.training import Metric, Trained, Validated
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 EPOCHS = 60
@@ -26,16 +37,34 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     return done, runs
 
 
+@pytest.fixture(scope="module")
+def example() -> Iterator[dict[str, ModuleType]]:
+    """The example's modules, imported in-process (``src`` is the example's package)."""
+    import importlib
+
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        yield {
+            name: importlib.import_module(f"src.{name}")
+            for name in ("bootstrap", "data", "model", "services.earlystopping")
+        }
+    finally:
+        sys.path.remove(str(EXAMPLE))
+        for name in [name for name in sys.modules if name == "src" or name.startswith("src.")]:
+            del sys.modules[name]
+
+
 def epoch_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("epoch ")]
 
 
 def test_the_demo_succeeds(run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    done, _ = run
+    done, runs = run
     assert done.returncode == 0, done.stderr[-3000:]
+    assert f"see the curves with: tensorboard --logdir {runs}" in done.stdout
 
 
-def test_one_line_per_epoch_with_train_and_validation_loss_and_accuracy(run) -> None:
+def test_one_line_per_epoch_with_train_and_validation_loss_and_accuracy(run: Any) -> None:
     done, _ = run
     lines = epoch_lines(done.stderr)
     assert lines, done.stderr[-3000:]
@@ -51,15 +80,18 @@ def test_one_line_per_epoch_with_train_and_validation_loss_and_accuracy(run) -> 
     assert numbers == list(range(1, len(lines) + 1))
 
 
-def test_training_stops_early_through_a_domain_event(run) -> None:
+def test_training_stops_early_when_the_validation_loss_stops_improving(run: Any) -> None:
     done, _ = run
     lines = epoch_lines(done.stderr)
     assert len(lines) < EPOCHS
-    assert f"stopped early after epoch {len(lines)}:" in done.stderr
+    assert f"stopped early after epoch {len(lines)}: validation loss did not improve on " in (
+        done.stderr
+    )
+    assert "for 5 epoch(s)" in done.stderr
     assert f"for {len(lines)} epochs" in done.stdout
 
 
-def test_tensorboard_event_files_hold_every_epoch(run) -> None:
+def test_tensorboard_event_files_hold_every_epoch(run: Any) -> None:
     done, runs = run
     epochs = len(epoch_lines(done.stderr))
     files = list(runs.glob("events.out.tfevents.*"))
@@ -77,3 +109,68 @@ def test_tensorboard_event_files_hold_every_epoch(run) -> None:
             assert steps == list(range(1, epochs + 1))
     accuracy = board.Scalars(f"{model_id}/accuracy/validation")[-1].value
     assert accuracy > 0.9
+
+
+# --- the composition root, in-process ----------------------------------------------------
+
+
+def _classifier(app: Any, example: dict[str, ModuleType]) -> Any:
+    torch.manual_seed(0)
+    network = example["model"].MLP(input=64, hidden=32, classes=10)
+    optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
+    return app.compiler.compile(network, torch.nn.CrossEntropyLoss(), optimizer)
+
+
+def test_each_bootstrap_builds_a_fresh_application(
+    example: dict[str, ModuleType], tmp_path: Path,
+) -> None:
+    first = example["bootstrap"].bootstrap(runs=tmp_path / "a", progress=False)
+    second = example["bootstrap"].bootstrap(runs=tmp_path / "b", progress=False)
+
+    assert first.training is not second.training
+    assert first.producer is not second.producer
+    assert first.provider is not second.provider
+    assert not set(map(id, first.consumers)) & set(map(id, second.consumers))
+    assert first.training.producer is first.producer
+    assert first.compiler.provider is first.provider is first.training.provider
+
+
+def test_the_application_trains_on_the_device_it_is_given(
+    example: dict[str, ModuleType], tmp_path: Path,
+) -> None:
+    with example["bootstrap"].bootstrap(
+        runs=tmp_path, device=lambda: "cpu", progress=False
+    ) as app:
+        classifier = _classifier(app, example)
+        loaders = example["data"].digits(batch_size=64)
+        ran = app.training.fit(classifier, loaders, 2)
+
+    assert (ran, classifier.epoch) == (2, 2)
+    assert next(classifier.parameters()).device.type == "cpu"
+    board = EventAccumulator(str(tmp_path))
+    board.Reload()
+    assert len(board.Tags()["scalars"]) == 4
+
+
+def test_the_compiler_needs_the_device_from_the_application(
+    example: dict[str, ModuleType],
+) -> None:
+    compilation = sys.modules["src.services.compilation"]
+    from torchsystem.depends import Provider
+
+    compiler = compilation.compiler(Provider())
+    network = example["model"].MLP(input=64, hidden=32, classes=10)
+
+    optimizer = torch.optim.SGD(network.parameters())
+    with pytest.raises(NotImplementedError, match="the application decides the device"):
+        compiler.compile(network, torch.nn.CrossEntropyLoss(), optimizer)
+
+
+def test_a_diverging_training_loss_enqueues_a_stop(example: dict[str, ModuleType]) -> None:
+    consumer = example["services.earlystopping"].divergence()
+    model = _classifier(example["bootstrap"].bootstrap(progress=False), example)
+
+    consumer.consume(Trained(model, "train", 3, (Metric("loss", math.nan),)))
+    consumer.consume(Validated(model, "validation", 3, (Metric("loss", math.inf),)))
+
+    assert [str(stop) for stop in model.events.queue] == ["training loss is nan"]

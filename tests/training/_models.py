@@ -28,7 +28,7 @@ class MLP(nn.Module):
 
 
 class Classifier(Aggregate):
-    """The seed README's classifier: ``fit``/``evaluate`` return (prediction, loss)."""
+    """torchsystem 1.3's classifier: ``fit``/``evaluate`` return (prediction, loss)."""
 
     def __init__(self, lr: float = 0.1, commits: bool = True) -> None:
         super().__init__()
@@ -59,7 +59,7 @@ class Classifier(Aggregate):
         return output.argmax(dim=1), self.criterion(output, target)
 
     def onepoch(self) -> None:
-        if self.commits:  # the seed's hook; without it the service's commit must do
+        if self.commits:  # 1.3's hook; without it the service's commit does it
             self.events.commit()
 
 
@@ -93,16 +93,16 @@ def recorder(producer: Producer) -> list[Any]:
     return seen
 
 
-class SeedMetric:
-    """The seed's ``Metric`` protocol: an object with ``name`` and ``value``."""
+class LegacyMetric:
+    """torchsystem 1.3's ``Metric`` protocol: an object with ``name`` and ``value``."""
 
     def __init__(self, name: str, value: Any) -> None:
         self.name, self.value = name, value
 
 
 @event
-class SeedTrained:
-    """The seed README's event: no phase or epoch, those are read from the model."""
+class LegacyTrained:
+    """torchsystem 1.3's event: no phase or epoch, those are read from the model."""
 
     model: Any
     loader: Any
@@ -110,7 +110,7 @@ class SeedTrained:
 
 
 @event
-class SeedValidated:
+class LegacyValidated:
     model: Any
     loader: Any
     metrics: Any

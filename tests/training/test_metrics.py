@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from torchsystem.training import Accuracy, Mean, MetricLike
+from torchsystem.training import Accuracy, Mean, MetricLike, metric_factories
 
 
 def test_mean_weighs_each_value() -> None:
@@ -92,4 +92,61 @@ def test_accuracy_compute_before_update_raises() -> None:
 
 @pytest.mark.parametrize("cls", [Mean, Accuracy])
 def test_metrics_follow_the_torchmetrics_protocol(cls: type) -> None:
+    class NoReset:
+        def update(self, prediction: object, target: object) -> None: ...
+
+        def compute(self) -> float:
+            return 0.0
+
     assert isinstance(cls(), MetricLike)
+    assert not isinstance(NoReset(), MetricLike)
+
+
+def test_accuracy_compares_across_chunks() -> None:
+    accuracy = Accuracy(chunk=2)
+    for prediction, target in [([1, 1], [1, 0]), ([0], [0]), ([2, 2], [2, 2]), ([1], [0])]:
+        accuracy.update(torch.tensor(prediction), torch.tensor(target))
+
+    assert float(accuracy.compute()) == pytest.approx(4 / 6)
+
+
+def test_accuracy_refuses_an_empty_chunk() -> None:
+    with pytest.raises(ValueError, match="chunk must be at least 1 batch, got 0"):
+        Accuracy(chunk=0)
+
+
+def test_mean_of_one_element_batches_of_any_shape() -> None:
+    mean = Mean()
+    mean.update(torch.tensor([2.0]), weight=1)
+    mean.update(torch.tensor(4.0), weight=1)
+
+    assert float(mean.compute()) == pytest.approx(3.0)
+
+
+# --- metric_factories ------------------------------------------------------------------
+
+
+def test_a_prototype_gives_reset_copies() -> None:
+    prototype = Accuracy()
+    prototype.update(torch.tensor([1]), torch.tensor([0]))
+
+    made = metric_factories({"accuracy": prototype})["accuracy"]()
+
+    assert made is not prototype
+    with pytest.raises(ValueError, match="before any update"):
+        made.compute()
+    assert float(prototype.compute()) == 0.0
+
+
+def test_a_class_is_a_factory() -> None:
+    factory = metric_factories({"accuracy": Accuracy})["accuracy"]
+
+    first, second = factory(), factory()
+
+    assert type(first) is Accuracy
+    assert first is not second
+
+
+def test_no_metrics_give_no_factories() -> None:
+    assert metric_factories(None) == {}
+    assert metric_factories({}) == {}

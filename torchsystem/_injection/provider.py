@@ -119,6 +119,16 @@ class Provider:
         """Use ``implementation`` wherever ``dependency`` is asked for."""
         self._overrides[dependency] = implementation
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies (copy.deepcopy, pickle) are new providers with the same overrides
+        return (_rebuild, (dict(self._overrides),))
+
     def __repr__(self) -> str:
         names = [getattr(key, "__qualname__", repr(key)) for key in self._overrides]
         return f"Provider(overrides={names})"
+
+
+def _rebuild(overrides: dict[Override, Override]) -> Provider:
+    provider = Provider()
+    provider.dependency_overrides = overrides
+    return provider

@@ -9,25 +9,30 @@ from typing import Any, Generic, TypeVar
 
 from torchsystem.services import Consumer
 from torchsystem.training.events import Iterated, Stepped, Stopped, metric_items
+from torchsystem.training.protocol import identify
 
 __all__ = ["MetricsConsumer", "PerModel", "Report", "identity", "report_of"]
 
 
 @dataclass(frozen=True)
 class Report:
-    """The model, phase, epoch and ``(name, value)`` metrics an event carries."""
+    """The model, phase, epoch and ``(name, value)`` metrics an event carries, and the
+    model's id when the event carries it."""
 
     model: Any
     phase: str
     epoch: int
     metrics: tuple[tuple[str, float], ...]
+    model_id: str | None = None
 
 
 def report_of(event: Any) -> Report | None:
-    """A ``Report`` for any event with ``model`` and ``metrics`` (the seed's included).
+    """A ``Report`` for any event with ``model`` and ``metrics`` (1.3's included).
 
-    ``phase`` and ``epoch`` come from the event when it has them, else from the model.
-    Returns ``None`` for events that carry no metrics.
+    ``phase``, ``epoch`` and ``model_id`` come from the event. Only an event without
+    ``phase`` or ``epoch`` (torchsystem 1.3's ``Trained(model, loader, metrics)``) has them
+    read from the model, at the moment the consumer receives it. Returns ``None`` for
+    events that carry no metrics.
     """
     metrics = getattr(event, "metrics", None)
     model = getattr(event, "model", None)
@@ -39,15 +44,14 @@ def report_of(event: Any) -> Report | None:
     epoch: Any = getattr(event, "epoch", None)
     if epoch is None:
         epoch = getattr(model, "epoch", 0)
-    return Report(model, str(phase), int(epoch), tuple(metric_items(metrics)))
+    model_id = getattr(event, "model_id", None)
+    return Report(model, str(phase), int(epoch), tuple(metric_items(metrics)), model_id)
 
 
-def identity(model: Any) -> str:
-    """``model.id`` as text, or the class name when the model has no id."""
-    try:
-        return str(model.id)
-    except (AttributeError, NotImplementedError):
-        return type(model).__name__
+def identity(report: Report) -> str:
+    """The model id the event carried; else ``model.id`` as text, or the class name
+    (with a ``MissingIdWarning``) when the model has no id."""
+    return identify(report.model) if report.model_id is None else report.model_id
 
 
 V = TypeVar("V")

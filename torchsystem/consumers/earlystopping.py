@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from torchsystem.consumers._reports import MetricsConsumer, PerModel, Report, report_of
+from torchsystem.domain.aggregate import trains
 
 __all__ = ["EarlyStopped", "EarlyStopping"]
 
@@ -15,12 +16,25 @@ logger = logging.getLogger("torchsystem.consumers")
 
 
 class EarlyStopped(StopIteration):
-    """Enqueued on the aggregate's events; raised when they are committed (epoch end)."""
+    """Enqueued on the aggregate's events; raised when they are committed (epoch end).
+
+    It survives ``pickle``, ``copy.deepcopy`` and ``torch.save`` (an aggregate that holds
+    one in its queue can be checkpointed at the stopping epoch).
+
+    Example:
+        >>> stop = EarlyStopped("loss", "validation", 0.25, epoch=7, patience=3)
+        >>> str(stop)
+        'validation loss did not improve on 0.25 for 3 epoch(s)'
+    """
 
     def __init__(self, metric: str, phase: str, best: float, epoch: int, patience: int) -> None:
         super().__init__(f"{phase} {metric} did not improve on {best:.6g} for {patience} epoch(s)")
         self.metric, self.phase, self.best = metric, phase, best
         self.epoch, self.patience = epoch, patience
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        arguments = (self.metric, self.phase, self.best, self.epoch, self.patience)
+        return (type(self), arguments, self.__dict__)
 
 
 @dataclass
@@ -34,11 +48,12 @@ class EarlyStopping(MetricsConsumer):
     more than ``min_delta`` (down for ``mode='min'``, up for ``'max'``), enqueue
     ``EarlyStopped`` (a ``StopIteration``) on the model's domain events.
 
-    The aggregate raises it when it commits its events at the epoch boundary (the seed's
-    ``onepoch``; the ready ``Training`` service commits after each epoch too), so register
-    it directly, not through ``Background``. A NaN never improves. Records are kept per
-    model and the count starts again after a stop. ``phase=None`` watches every phase; if
-    the watched phase never shows up, a warning names the phases that did.
+    The aggregate raises it when its events are committed at the epoch boundary (the
+    ready ``Training`` service commits them once per epoch; a hand-written loop commits in
+    ``onepoch``), so register it directly, not through ``Background``. A NaN never
+    improves. Records are kept per model and the count starts again after a stop.
+    ``phase=None`` watches every phase (``'training'`` is read as ``'train'``); if the
+    watched phase never shows up, a warning names the phases that did.
 
     Example:
         >>> stopper = EarlyStopping("accuracy", mode="max", patience=3)
@@ -64,7 +79,8 @@ class EarlyStopping(MetricsConsumer):
         if not min_delta >= 0:
             raise ValueError(f"min_delta must be a non-negative number, got {min_delta}")
         self.metric, self.mode, self.patience = metric, mode, patience
-        self.min_delta, self.phase = min_delta, phase
+        self.min_delta = min_delta
+        self.phase = "train" if phase is not None and trains(phase) else phase
         self._records: PerModel[_Record] = PerModel(_Record)
         self._phases_seen: set[str] = set()
         self._warned = False

@@ -79,7 +79,7 @@ class TensorBoard(MetricsConsumer):
         report = report_of(event)
         if report is None:
             return
-        writer, model_id, seen = self.writer, identity(report.model), self._seen.get(report.model)
+        writer, model_id, seen = self.writer, identity(report), self._seen.get(report.model)
         if seen.first_epoch is None:
             seen.first_epoch = report.epoch
             self._models.append(report.model)
@@ -135,8 +135,12 @@ def _registered(value: Any) -> bool:
 
 
 def _metadata(model: Any) -> dict[str, Any]:
+    """The registry metadata of ``model`` or of its registered attributes: constructor
+    arguments recorded when they were made, read from copies of the attribute tables
+    (each copied in one step), so another thread may train the model meanwhile."""
     candidates = {"model": model} if _registered(model) else {
-        name: value for name, value in {**vars(model), **getattr(model, "_modules", {})}.items()
+        name: value
+        for name, value in {**dict(vars(model)), **dict(getattr(model, "_modules", {}))}.items()
         if not name.startswith("_") and _registered(value)
     }
     found = {}

@@ -8,12 +8,27 @@ from torch import nn
 
 from torchsystem.domain.events import Events
 
-__all__ = ["Aggregate", "Phase"]
+__all__ = ["EVALUATION_PHASES", "TRAINING_PHASES", "Aggregate", "Phase", "trains"]
 
 Phase = Literal["train", "evaluation"]
 
-_TRAIN = frozenset({"train", "training"})
-_EVALUATION = frozenset({"evaluation", "eval", "validation", "test", "inference"})
+TRAINING_PHASES: frozenset[str] = frozenset({"train", "training"})
+"""The names of the training phase: ``'train'`` is the one the framework reports, and
+``'training'`` is read as ``'train'`` wherever a phase is given (``Aggregate.phase``, the
+phase of a loader given to the ``Training`` service)."""
+
+EVALUATION_PHASES: frozenset[str] = frozenset(
+    {"evaluation", "eval", "validation", "test", "inference"}
+)
+"""The names ``Aggregate.phase`` accepts for evaluation (it then reads ``'evaluation'``)."""
+
+
+def trains(phase: str) -> bool:
+    """Whether ``phase`` names the training phase: exactly ``'train'`` or ``'training'``.
+
+    Any other name is an evaluation phase, ``'train-eval'`` and ``'trainval'`` included.
+    """
+    return phase in TRAINING_PHASES
 
 
 def _get_id(self: Aggregate) -> Any:
@@ -34,9 +49,17 @@ class Aggregate(nn.Module):
     """An ``nn.Module`` that is the root of a training aggregate.
 
     Subclasses provide ``id`` (a property, a class attribute, or ``self.id = ...``).
-    ``phase`` reads ``'train'`` or ``'evaluation'``; setting it switches every submodule
-    to train or eval mode and calls ``onphase()``. Setting ``epoch`` once it has a value
-    calls ``onepoch()``. ``events`` holds the aggregate's domain events.
+    ``phase`` reads ``'train'`` or ``'evaluation'``; setting it (to a name of
+    ``TRAINING_PHASES`` or ``EVALUATION_PHASES``) switches every submodule to train or
+    eval mode and calls ``onphase()``. Setting ``epoch`` once it has a value calls
+    ``onepoch()``. ``events`` holds the aggregate's domain events: the ready ``Training``
+    service commits them once per epoch, right after setting ``epoch``; a hand-written
+    loop commits them in ``onepoch()``, as below.
+
+    Raises:
+        NotImplementedError: ``id`` is read but the subclass provides none.
+        ValueError: ``phase`` is set to an unknown name.
+        AttributeError: ``epoch`` is read before it was set.
 
     Example:
         >>> import torch
@@ -62,7 +85,7 @@ class Aggregate(nn.Module):
         super().__init__()
         self.events = Events()
 
-    if TYPE_CHECKING:  # read-only for type checkers, so the seed's `@property def id` fits
+    if TYPE_CHECKING:  # read-only for type checkers, so 1.3's `@property def id` fits
 
         @property
         def id(self) -> Any:
@@ -78,12 +101,12 @@ class Aggregate(nn.Module):
 
     @phase.setter
     def phase(self, value: str) -> None:
-        if value in _TRAIN:
+        if value in TRAINING_PHASES:
             self.train()
-        elif value in _EVALUATION:
+        elif value in EVALUATION_PHASES:
             self.eval()
         else:
-            accepted = ", ".join(sorted(_TRAIN | _EVALUATION))
+            accepted = ", ".join(sorted(TRAINING_PHASES | EVALUATION_PHASES))
             raise ValueError(f"unknown phase {value!r}; use one of: {accepted}")
         self.onphase()
 

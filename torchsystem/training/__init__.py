@@ -13,23 +13,32 @@ from torchsystem.training.events import (
     Validated,
     metric_items,
 )
+from torchsystem.training.handlers import DeclaredService, handler
 from torchsystem.training.loaders import TensorLoader
-from torchsystem.training.metrics import Accuracy, Mean, MetricLike
+from torchsystem.training.metrics import Accuracy, Mean, MetricLike, metric_factories
+from torchsystem.training.protocol import MissingIdWarning, Trainable, check_trainable, identify
 from torchsystem.training.service import Training, device
 
 __all__ = [
     "Accuracy",
+    "DeclaredService",
     "Iterated",
     "Mean",
     "Measured",
     "Metric",
     "MetricLike",
+    "MissingIdWarning",
     "Stepped",
     "Stopped",
     "TensorLoader",
+    "Trainable",
     "Trained",
     "Training",
     "Validated",
+    "check_trainable",
     "device",
+    "handler",
+    "identify",
+    "metric_factories",
     "metric_items",
 ]

@@ -1,8 +1,18 @@
-"""The events the ready training service dispatches (past tense, as the seed's)."""
+"""The events the ready training service dispatches (past tense, as torchsystem 1.3's).
+
+Each carries what its consumers need, read on the training thread when it was made: the
+model's id (``model_id``), the phase, the epoch in progress and the metrics, so a consumer
+running on another thread (``Background``) never reads the live model. ``model`` is kept
+for consumers that act on the aggregate on the training thread (``EarlyStopping``
+enqueues on its events). ``repr`` leaves the model and the loader out, so a logged event
+is one short line. Every event survives ``pickle`` and ``copy.deepcopy`` when the objects
+it carries do.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import fields
 from typing import Any
 
 from torchsystem.services import event
@@ -19,9 +29,27 @@ __all__ = [
 ]
 
 
+_HIDDEN = frozenset({"model", "loader"})
+
+
+def _repr(event: Any) -> str:
+    """The event's fields but the model and the loader: one short line in a log."""
+    shown = ", ".join(
+        f"{field.name}={getattr(event, field.name)!r}"
+        for field in fields(event)
+        if field.name not in _HIDDEN
+    )
+    return f"{type(event).__name__}({shown})"
+
+
 @event(frozen=True)
 class Metric:
-    """One computed metric: the seed's ``Metric`` protocol (``name``, ``value``)."""
+    """One computed metric: torchsystem 1.3's ``Metric`` protocol (``name``, ``value``).
+
+    Example:
+        >>> Metric("accuracy", 0.75)
+        Metric(name='accuracy', value=0.75)
+    """
 
     name: str
     value: float
@@ -34,7 +62,13 @@ class Stepped:
     ``loss`` is the batch's loss tensor, left on the device: reading it forces a host
     synchronisation, so consumers read it only now and then (a progress bar's refresh).
     ``total`` is the number of steps in the phase when the loader has a length.
+
+    Example:
+        >>> Stepped(None, "train", 1, 3, 10, 0.25, model_id="mlp").step
+        3
     """
+
+    __repr__ = _repr
 
     model: Any
     phase: str
@@ -42,6 +76,7 @@ class Stepped:
     step: int
     total: int | None
     loss: Any
+    model_id: str | None = None
 
 
 @event
@@ -49,32 +84,51 @@ class Measured:
     """A phase ended and its ``metrics`` were computed over all its batches.
 
     Register for this class to receive both kinds: ``Trained`` and ``Validated``.
+
+    Example:
+        >>> event = Validated(None, "validation", 2, (Metric("loss", 0.5),), model_id="mlp")
+        >>> isinstance(event, Measured), event.metrics[0].value
+        (True, 0.5)
     """
+
+    __repr__ = _repr
 
     model: Any
     phase: str
     epoch: int
     metrics: tuple[Metric, ...]
     loader: Any = None
+    model_id: str | None = None
 
 
 @event
 class Trained(Measured):
     """An epoch of training finished."""
 
+    __repr__ = _repr
+
 
 @event
 class Validated(Measured):
     """An evaluation pass finished (phase ``'validation'``, ``'test'``...)."""
 
+    __repr__ = _repr
+
 
 @event
 class Iterated:
-    """Every phase of an epoch ran; ``results`` maps each phase to its metrics."""
+    """Every phase of an epoch ran; ``results`` maps each phase to its metrics.
+
+    Dispatched before the aggregate's events are committed, so also on the epoch that
+    stops early (``Stopped`` follows it).
+    """
+
+    __repr__ = _repr
 
     model: Any
     epoch: int
     results: dict[str, tuple[Metric, ...]]
+    model_id: str | None = None
 
 
 @event
@@ -82,15 +136,18 @@ class Stopped:
     """Training ended early: ``reason`` is the ``StopIteration`` raised when the aggregate
     committed its events (early stopping) at the end of epoch ``epoch``."""
 
+    __repr__ = _repr
+
     model: Any
     epoch: int
     reason: BaseException
+    model_id: str | None = None
 
 
 def metric_items(metrics: Any) -> Iterator[tuple[str, float]]:
     """``(name, value)`` pairs from a mapping or from objects with ``name``/``value``.
 
-    Consumers accept either, so they work with the seed's events as well as these.
+    Consumers accept either, so they work with torchsystem 1.3's events as well as these.
     """
     if isinstance(metrics, Mapping):
         for name, value in metrics.items():

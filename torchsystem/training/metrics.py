@@ -1,17 +1,24 @@
 """Metrics accumulated on the device: no host synchronisation until ``compute()``.
 
 They follow the ``update`` / ``compute`` / ``reset`` protocol of torchmetrics, so a
-torchmetrics metric can stand in for any of them.
+torchmetrics metric can stand in for any of them. ``metric_factories`` turns what a user
+gives the ``Training`` service into factories, so every phase counts with fresh state.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-__all__ = ["Accuracy", "Mean", "MetricLike"]
+__all__ = ["Accuracy", "Mean", "MetricLike", "metric_factories"]
+
+LOSS = "loss"
+"""The name of the mean loss every phase reports; no metric may take it."""
 
 
 @runtime_checkable
@@ -124,3 +131,66 @@ class Accuracy:
         self._targets.clear()
         self._correct.clear()
         self._count = 0
+
+
+def _fresh(prototype: MetricLike) -> MetricLike:
+    made = copy.deepcopy(prototype)
+    made.reset()
+    return made
+
+
+def _is_metric(value: Any) -> bool:
+    return not isinstance(value, type) and all(
+        callable(getattr(value, method, None)) for method in ("update", "compute", "reset")
+    )
+
+
+def metric_factories(
+    metrics: Mapping[str, Any] | None,
+) -> dict[str, Callable[[], MetricLike]]:
+    """Name -> a factory that makes the metric afresh, for each phase that counts.
+
+    A metric object (``update``/``compute``/``reset``, torchmetrics included) is a
+    prototype: each phase counts in a reset deep copy of it and never touches it. Anything
+    else callable (a class such as ``Accuracy``, a ``lambda``) is a factory, called once
+    per phase. So phases of one service never share counts: not after an interrupted
+    phase, not across threads.
+
+    Raises:
+        TypeError: ``metrics`` is not a mapping, a name is not a string, or a value is
+            neither a metric nor a factory.
+        ValueError: a metric is named ``'loss'`` (the name of the mean loss).
+
+    Example:
+        >>> factories = metric_factories({"accuracy": Accuracy})
+        >>> factories["accuracy"]() is not factories["accuracy"]()
+        True
+    """
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            "metrics must be a mapping name -> metric (or factory), e.g. "
+            f"{{'accuracy': Accuracy()}}; got {type(metrics).__name__}"
+        )
+    factories: dict[str, Callable[[], MetricLike]] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(
+                f"metric names must be strings, got {name!r:.60} ({type(name).__name__})"
+            )
+        if name == LOSS:
+            raise ValueError(
+                "a metric is named 'loss', the name of the mean loss every phase reports; "
+                "give it another name (for example 'criterion')"
+            )
+        if _is_metric(value):
+            factories[name] = functools.partial(_fresh, value)
+        elif callable(value):
+            factories[name] = value
+        else:
+            raise TypeError(
+                f"metric {name!r} must be a metric (update/compute/reset) or a factory that "
+                f"makes one, got {type(value).__name__}"
+            )
+    return factories

@@ -1,1 +1,1 @@
-"""The digits training system: the seed README's example, built on torchsystem."""
+"""The digits training system: the example of torchsystem 1.3's README, built on torchsystem."""

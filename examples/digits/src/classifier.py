@@ -1,4 +1,7 @@
-"""The aggregate: network, loss and optimizer treated as one unit (the seed's Classifier)."""
+"""The aggregate: network, loss and optimizer treated as one unit (1.3's Classifier).
+
+It does not commit its domain events itself: the Training service commits them once per
+epoch, at the epoch boundary, so an enqueued StopIteration ends training there."""
 
 from __future__ import annotations
 
@@ -40,8 +43,3 @@ class Classifier(Aggregate):
     def evaluate(self, input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         output = self(input)
         return argmax(output, dim=1), self.loss(output, target)
-
-    def onepoch(self) -> None:
-        # Called when the epoch advances: queued domain events are delivered here, so an
-        # enqueued StopIteration ends training at the epoch boundary.
-        self.events.commit()

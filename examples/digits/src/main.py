@@ -1,6 +1,7 @@
-"""The application layer: wire overrides and consumers, then train until early stopping.
+"""The command line: bootstrap the system, then train until early stopping.
 
-    python -m src.main [--epochs 100] [--runs runs] [--batch-size 32]
+    python -m src.main [--epochs 100] [--runs runs] [--batch-size 32] [--seed 0]
+    tensorboard --logdir runs   # then open http://localhost:6006
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ import torch
 from torch.nn import CrossEntropyLoss
 from torch.optim import Adam
 
+from src.bootstrap import bootstrap
 from src.data import digits
 from src.model import MLP
-from src.services import compilation, earlystopping, training
-from torchsystem.consumers import Background, EarlyStopping, EpochSummary, ProgressBar, TensorBoard
-
-
-def device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,26 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a model this small only loses from intra-op threads
 
-    training.service.override(training.device, device)
-    compilation.compiler.override(compilation.device, device)
-    board = Background(TensorBoard(args.runs))  # event files are written off the training thread
-    training.producer.register(
-        ProgressBar(),
-        EpochSummary("digits"),
-        board,
-        EarlyStopping("loss", mode="min", patience=5, min_delta=1e-3),
-        earlystopping.consumer,
-    )
-
-    nn = MLP(input=64, hidden=128, classes=10)
-    classifier = compilation.compiler.compile(
-        nn, CrossEntropyLoss(), Adam(nn.parameters(), lr=3e-3)
-    )
-    try:
-        training.service.fit(classifier, digits(args.batch_size, seed=args.seed), args.epochs)
-    finally:
-        board.close()
-    print(f"trained {classifier.id} for {classifier.epoch} epochs; logs in {args.runs}/")
+    with bootstrap(runs=args.runs) as app:
+        nn = MLP(input=64, hidden=128, classes=10)
+        classifier = app.compiler.compile(nn, CrossEntropyLoss(), Adam(nn.parameters(), lr=3e-3))
+        app.training.fit(classifier, digits(args.batch_size, seed=args.seed), args.epochs)
+    print(f"trained {classifier.id} for {classifier.epoch} epochs; "
+          f"see the curves with: tensorboard --logdir {args.runs}")
     return 0
 
 

@@ -1,32 +1,45 @@
-"""Early stopping, the seed's way: a consumer hands each metric to subscribers by name;
-a subscriber that wants to stop raises StopIteration, which is enqueued on the aggregate
-as a domain event and raised when the aggregate commits its events (``onepoch``)."""
+"""Early stopping: when the validation loss stops improving, or the training loss diverges.
+
+The first is the ready ``EarlyStopping`` consumer. The second is torchsystem 1.3's pattern:
+a consumer hands each training metric to subscribers by name; a subscriber that wants to
+stop raises ``StopIteration``, which is enqueued on the aggregate as a domain event and
+raised when the training service commits the aggregate's events at the epoch boundary.
+"""
 
 from __future__ import annotations
 
+import math
+
+from torchsystem.consumers import EarlyStopping
 from torchsystem.services import Consumer, Subscriber
 from torchsystem.training import Metric, Trained
 
-subscriber = Subscriber()
-consumer = Consumer()
+__all__ = ["consumers", "divergence"]
 
 
-@consumer.handler
-def deliver_metrics(event: Trained) -> None:
-    for metric in event.metrics:
-        try:
-            subscriber.receive(metric, metric.name)
-        except StopIteration as stop:
-            event.model.events.enqueue(stop)  # exceptions are domain events too
+def consumers(patience: int = 5, min_delta: float = 1e-3) -> list[Consumer]:
+    """Stop after ``patience`` epochs without the validation loss improving by more than
+    ``min_delta``, or as soon as the training loss is not a finite number."""
+    plateau = EarlyStopping("loss", phase="validation", mode="min", patience=patience,
+                            min_delta=min_delta)
+    return [plateau, divergence()]
 
 
-@subscriber.subscribe("loss")
-def on_low_loss(metric: Metric) -> None:
-    if metric.value < 0.001:
-        raise StopIteration(f"training loss {metric.value:.5f} < 0.001")
+def divergence() -> Consumer:
+    """A consumer that stops training whose loss became NaN or infinite."""
+    subscriber, consumer = Subscriber(), Consumer("divergence")
 
+    @consumer.handler
+    def deliver_metrics(event: Trained) -> None:
+        for metric in event.metrics:
+            try:
+                subscriber.receive(metric, metric.name)
+            except StopIteration as stop:
+                event.model.events.enqueue(stop)  # exceptions are domain events too
 
-@subscriber.subscribe("accuracy")
-def on_high_accuracy(metric: Metric) -> None:
-    if metric.value > 0.995:
-        raise StopIteration(f"training accuracy {metric.value:.4f} > 0.995")
+    @subscriber.subscribe("loss")
+    def on_divergence(metric: Metric) -> None:
+        if not math.isfinite(metric.value):
+            raise StopIteration(f"training loss is {metric.value}")
+
+    return consumer
