@@ -3,6 +3,9 @@
     python _worker.py URL kill      record one epoch, print the run id, wait to be killed
     python _worker.py URL write N   wait for URL's start file, record N epochs, close
     python _worker.py URL exit      record one epoch and exit without closing the recorder
+
+The model is a plain object with an id (building an optimizer would import
+``torch._dynamo``: seconds of start-up for nothing here).
 """
 
 from __future__ import annotations
@@ -11,26 +14,36 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from torchsystem.runs import RunRecorder
+from torchsystem.training import Metric, Trained, Validated
 
-from tests.runs._models import Classifier, loaders, trained, validated  # noqa: E402
-from torchsystem.runs import RunRecorder  # noqa: E402
+
+class Model:
+    id = "0123456789abcdef"
+
+
+class Loader:
+    batch_size = 16
+
+    def __len__(self) -> int:
+        return 4
 
 
 def main(url: str, mode: str, count: int = 0) -> None:
-    model = Classifier()
+    model, loader = Model(), Loader()
     recorder = RunRecorder(url, interval=0.0)
     if mode == "write":
         start = Path(sys.argv[4])
         while not start.exists():  # both writers begin together
             time.sleep(0.005)
-        loader = loaders()[0][1]
         for epoch in range(1, count + 1):
-            recorder.consume(trained(model, epoch, 1.0 / epoch, loader))
-            recorder.consume(validated(model, epoch, 1.0 / epoch, 0.5))
+            loss = Metric("loss", 1.0 / epoch)
+            recorder.consume(Trained(model, "train", epoch, (loss, Metric("accuracy", 0.5)),
+                                     loader))
+            recorder.consume(Validated(model, "validation", epoch, (loss, loss), None))
         recorder.close()
         return
-    recorder.consume(trained(model, 1, 0.5))
+    recorder.consume(Trained(model, "train", 1, (Metric("loss", 0.5),), loader))
     print(recorder.run_id(model), flush=True)
     if mode == "kill":
         time.sleep(60)

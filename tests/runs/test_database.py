@@ -21,8 +21,6 @@ from torchsystem.runs.queries import find_checkpoints, find_runs, get_run
 from torchsystem.runs.records import add_checkpoint, add_model, renew_runs, start_run
 from torchsystem.runs.schema import SCHEMA_VERSION, runs, schema_version
 
-from ._models import Classifier  # noqa: F401 - the worker's model, imported once here
-
 WORKER = Path(__file__).with_name("_worker.py")
 
 

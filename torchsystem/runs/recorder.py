@@ -104,6 +104,7 @@ class RunRecorder(Consumer):
         self.hyperparameters = jsonable(dict(hyperparameters or {}))
         self._writer = Writer(self.database, interval=interval, heartbeat=heartbeat)
         self._runs: weakref.WeakKeyDictionary[Any, _Run] = weakref.WeakKeyDictionary()
+        self._open: dict[int, _Run] = {}  # by key: ended at close even if the model is gone
         self._keys = itertools.count(1)
         self._at_exit: Callable[[], None] | None = None
         self._closed = False
@@ -129,10 +130,9 @@ class RunRecorder(Consumer):
         settings = {**hyperparameters(model, run.optimizers), **self.hyperparameters}
         self._writer.put(Begin(run.key, hash, name, arguments, settings,
                                tuple(sys.orig_argv), time.time()))
-        self._runs[model] = run
-        if self._at_exit is None:
-            reference = weakref.ref(self)
-            self._at_exit = lambda: _interrupt_at_exit(reference)
+        self._runs[model] = self._open[run.key] = run
+        if self._at_exit is None:  # holds the recorder until it is closed
+            self._at_exit = self._interrupt_at_exit
             atexit.register(self._at_exit)
         return run
 
@@ -141,6 +141,7 @@ class RunRecorder(Consumer):
         run = self._runs.get(event.model)
         if run is not None and not run.ended:
             run.ended = True
+            del self._open[run.key]
             reason = str(event.reason) or type(event.reason).__name__
             self._writer.put(End(run.key, STOPPED_EARLY, reason, time.time()))
 
@@ -187,10 +188,14 @@ class RunRecorder(Consumer):
                 self.database.close()
 
     def _end(self, status: str, reason: str | None) -> None:
-        for run in list(self._runs.values()):
-            if not run.ended:
-                run.ended = True
-                self._writer.put(End(run.key, status, reason, time.time()))
+        for run in self._open.values():
+            run.ended = True
+            self._writer.put(End(run.key, status, reason, time.time()))
+        self._open.clear()
+
+    def _interrupt_at_exit(self) -> None:
+        self._end(INTERRUPTED, "the process exited before the recorder was closed")
+        self.close()
 
     def __enter__(self) -> RunRecorder:
         return self
@@ -205,10 +210,3 @@ class RunRecorder(Consumer):
 
     def __repr__(self) -> str:
         return f"RunRecorder({self.database.name!r})"
-
-
-def _interrupt_at_exit(reference: weakref.ReferenceType[RunRecorder]) -> None:
-    recorder = reference()
-    if recorder is not None:
-        recorder._end(INTERRUPTED, "the process exited before the recorder was closed")
-        recorder.close()
