@@ -1,7 +1,7 @@
 """A process that records into a run database, for the tests that need real processes.
 
     python _worker.py URL kill      record one epoch, print the run id, wait to be killed
-    python _worker.py URL write N   wait for URL's start file, record N epochs, close
+    python _worker.py URL write N   say ready, wait for a start file, record N epochs, flushing each
     python _worker.py URL exit      record one epoch and exit without closing the recorder
 
 The model is a plain object with an id (building an optimizer would import
@@ -34,6 +34,7 @@ def main(url: str, mode: str, count: int = 0) -> None:
     recorder = RunRecorder(url, interval=0.0)
     if mode == "write":
         start = Path(sys.argv[4])
+        print("ready", flush=True)
         while not start.exists():  # both writers begin together
             time.sleep(0.005)
         for epoch in range(1, count + 1):
@@ -41,6 +42,7 @@ def main(url: str, mode: str, count: int = 0) -> None:
             recorder.consume(Trained(model, "train", epoch, (loss, Metric("accuracy", 0.5)),
                                      loader))
             recorder.consume(Validated(model, "validation", epoch, (loss, loss), None))
+            recorder.flush()  # one transaction per epoch: the two writers interleave
         recorder.close()
         return
     recorder.consume(Trained(model, "train", 1, (Metric("loss", 0.5),), loader))

@@ -153,9 +153,13 @@ class Failure(Exception):
 
 def test_an_error_in_the_with_block_marks_the_run_failed(sqlite_url: str) -> None:
     model = Classifier()
-    with pytest.raises(Failure, match="loader broke"), RunRecorder(sqlite_url) as recorder:
-        recorder.consume(trained(model, 1, 0.5))
-        raise Failure("loader broke")
+    def train() -> None:
+        with RunRecorder(sqlite_url) as recorder:
+            recorder.consume(trained(model, 1, 0.5))
+            raise Failure("loader broke")
+
+    with pytest.raises(Failure, match="loader broke"):
+        train()
 
     with Database(sqlite_url) as database:
         run = find_runs(database)[0]
@@ -164,9 +168,13 @@ def test_an_error_in_the_with_block_marks_the_run_failed(sqlite_url: str) -> Non
 
 def test_ctrl_c_in_the_with_block_marks_the_run_interrupted(sqlite_url: str) -> None:
     model = Classifier()
-    with pytest.raises(KeyboardInterrupt), RunRecorder(sqlite_url) as recorder:
-        recorder.consume(trained(model, 1, 0.5))
-        raise KeyboardInterrupt
+    def train() -> None:
+        with RunRecorder(sqlite_url) as recorder:
+            recorder.consume(trained(model, 1, 0.5))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train()
 
     with Database(sqlite_url) as database:
         assert find_runs(database)[0].status == "interrupted"
@@ -275,8 +283,11 @@ def test_two_processes_writing_one_database_at_once_lose_no_row(
     Database(url).close()
     start, epochs = tmp_path / "start", 100
     workers = [subprocess.Popen([sys.executable, str(WORKER), url, "write", str(epochs),
-                                 str(start)]) for _ in range(2)]
+                                 str(start)], stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
     try:
+        assert [worker.stdout.readline() for worker in workers if worker.stdout] == [
+            "ready\n"] * 2
         start.touch()
         assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
     finally:
@@ -291,4 +302,5 @@ def test_two_processes_writing_one_database_at_once_lose_no_row(
             history = metric_history(database, [run.id])
             assert len(history) == epochs * 4
             spans.append((min(p.time for p in history), max(p.time for p in history)))
-        assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], "not concurrent"
+        assert spans[0][0] < spans[1][1], "the writers did not overlap"
+        assert spans[1][0] < spans[0][1], "the writers did not overlap"

@@ -170,13 +170,14 @@ def find_runs(
     status: str | None = None, limit: int | None = None, offset: int = 0,
 ) -> list[RunRecord]:
     """Runs, newest first: of the model whose hash starts with ``model``, of models whose
-    name contains ``name`` (any case), with ``status``."""
+    name contains ``name`` (any case) or whose hash starts with it, with ``status``."""
     dead = database.reconcile()
     query = _runs_query(dead).order_by(runs.c.id.desc())
     if model is not None:
         query = query.where(runs.c.model.startswith(model, autoescape=True))
     if name is not None:
-        query = query.where(models.c.name.ilike(f"%{_escaped(name)}%", escape="\\"))
+        query = query.where(or_(models.c.name.ilike(f"%{_escaped(name)}%", escape="\\"),
+                                runs.c.model.startswith(name, autoescape=True)))
     if status is not None:
         query = query.where(_status_is(status, dead))
     with database.translated(), database.transaction(write=False) as connection:
