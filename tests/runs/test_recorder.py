@@ -304,3 +304,11 @@ def test_two_processes_writing_one_database_at_once_lose_no_row(
             spans.append((min(p.time for p in history), max(p.time for p in history)))
         assert spans[0][0] < spans[1][1], "the writers did not overlap"
         assert spans[1][0] < spans[0][1], "the writers did not overlap"
+
+
+def test_settings_that_would_lose_runs_are_refused(sqlite_url: str) -> None:
+    with pytest.raises(ValueError, match=r"heartbeat must be between 0 and half the "
+                                         r"database's stale_after \(120 s\), got 90"):
+        RunRecorder(sqlite_url, heartbeat=90)
+    with pytest.raises(ValueError, match=r"interval must be a number of seconds >= 0, got -1"):
+        RunRecorder(sqlite_url, interval=-1)

@@ -84,6 +84,11 @@ class RunRecorder(Consumer):
     training starts. A write that fails later is logged as a warning and retried while
     training goes on; ``flush()`` and ``close()`` raise it if records remain unwritten.
 
+    Raises:
+        RunDatabaseError: the database cannot be used (above).
+        ValueError: ``interval`` is negative, or ``heartbeat`` is not under half the
+            database's ``stale_after``.
+
     Example:
         >>> import tempfile
         >>> folder = tempfile.mkdtemp()
@@ -99,8 +104,18 @@ class RunRecorder(Consumer):
         heartbeat: float = 15.0, name: str = "runs",
     ) -> None:
         super().__init__(name)
+        if not interval >= 0:
+            raise ValueError(f"interval must be a number of seconds >= 0, got {interval}")
         self._owned = not isinstance(database, Database)
         self.database = database if isinstance(database, Database) else Database(database)
+        if not 0 < heartbeat <= self.database.stale_after / 2:
+            if self._owned:
+                self.database.close()
+            raise ValueError(
+                f"heartbeat must be between 0 and half the database's stale_after "
+                f"({self.database.stale_after:g} s), got {heartbeat}: a run would look dead "
+                "between two heartbeats"
+            )
         self.hyperparameters = jsonable(dict(hyperparameters or {}))
         self._writer = Writer(self.database, interval=interval, heartbeat=heartbeat)
         self._runs: weakref.WeakKeyDictionary[Any, _Run] = weakref.WeakKeyDictionary()

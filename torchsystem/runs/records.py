@@ -10,7 +10,7 @@ Example:
     >>> with database.transaction() as connection:
     ...     add_model(connection, "3f2a", "MLP", {"hidden": 128})
     ...     run = start_run(connection, "3f2a", hyperparameters={"lr": 0.01})
-    ...     add_metrics(connection, [
+    ...     written = add_metrics(connection, [
     ...         {"run": run, "epoch": 1, "phase": "train", "name": "loss", "value": 0.5}])
     ...     end_run(connection, run, "finished")
     >>> database.close()
