@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]" "$(TORCH_PIN)"
 	$(BIN)/python benchmarks/di_messaging.py
 	$(BIN)/python benchmarks/loop_overhead.py
+	$(BIN)/python benchmarks/runs_overhead.py
 
 # The PyTorch-free suites on Python 3.10, 3.12 and 3.13 (found on PATH or under pyenv).
 compat:
