@@ -176,9 +176,13 @@ def parts(data: Any, batch: int, rounds: int) -> dict[str, float]:
         def fit(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return next(answers)
 
+    attached: list[Any] = []
+
     def framework(interval: float | None) -> Callable[[], None]:
         training, null = Training(metrics={"accuracy": Accuracy()}), Null()
-        training.producer.register(*consumers(interval))
+        chosen = consumers(interval)
+        attached.extend(chosen)  # closed when the timings are done
+        training.producer.register(*chosen)
         return lambda: training.iterate(null, [("train", ready)]) and None
 
     def compute() -> None:
