@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]" "$(TORCH_PIN)"
 	$(BIN)/python benchmarks/di_messaging.py
 	$(BIN)/python benchmarks/loop_overhead.py
+	$(BIN)/python benchmarks/runs_overhead.py
 
 # Mutation testing of the core and the training service (minutes; not part of make test).
 mutation: $(STAMP)

@@ -190,7 +190,7 @@ def test_importing_module_does_not_import_torch(module: str) -> None:
     assert completed.stdout.strip() == "False"
 
 
-BATTERIES = ("torchsystem.training", "torchsystem.consumers")
+BATTERIES = ("torchsystem.training", "torchsystem.consumers", "torchsystem.runs")
 
 
 def test_the_core_never_imports_the_batteries() -> None:
@@ -225,3 +225,28 @@ def test_tensorboard_loads_only_with_the_consumer_that_needs_it() -> None:
     )
 
     assert completed.stdout.strip() == "[]"
+
+
+def test_sqlalchemy_loads_only_with_the_run_records() -> None:
+    code = (
+        "import sys, torchsystem, torchsystem.training, torchsystem.consumers, "
+        "torchsystem.__main__; "
+        "from torchsystem.consumers import EarlyStopping, EpochSummary, Background; "
+        "print('sqlalchemy' in sys.modules)"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert completed.stdout.strip() == "False"
+
+
+def test_the_runs_command_line_reads_without_torch() -> None:
+    code = "import sys, torchsystem.runs.cli; print('torch' in sys.modules)"
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert completed.stdout.strip() == "False"
