@@ -42,8 +42,9 @@ def _option(field: Field) -> tuple[list[str], dict[str, Any]]:
         options.update(type=annotation, metavar=annotation.__name__.upper())
     else:  # dict, or a union of several types: the value is JSON text
         options.update(type=json.loads, metavar="JSON")
-    if field.required:
+    if field.required:  # a positional argument, shown by its name
         options.pop("dest")
+        options.pop("metavar", None)
         return [field.name], options
     options["default"] = field.default
     if options["help"] is None:
