@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi", reason="the http extra is not installed")
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
+import httpx
+import uvicorn
 
-from torchsystem.interfaces import Application  # noqa: E402
-from torchsystem.interfaces.http import create_app  # noqa: E402
+from torchsystem.interfaces import Application
+from torchsystem.interfaces.http import create_app
 
 
 @contextmanager

@@ -60,11 +60,12 @@ def test_json_for_scripts(argv: list[str], capsys: pytest.CaptureFixture[str]) -
 
 
 def test_a_command_fails_with_its_own_exception() -> None:
-    with pytest.raises(ValueError, match="^diverged$"):
+    with pytest.raises(ValueError, match=r"^diverged$"):
         build().main(["fit", "--fail", "diverged", "--epochs", "1"])
 
 
 def test_render_lists_of_records_and_scalars() -> None:
     assert render([{"a": 1, "b": 2.5}, {"a": 3}]).splitlines() == [
         "a       b", "1  2.5000", "3       -"]
-    assert render(7) == "7" and render(None) == ""
+    assert render(7) == "7"
+    assert render(None) == ""

@@ -33,7 +33,8 @@ def test_python_m_src_train(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
-    assert result["epochs"] == 2 and result["run"] == 1
+    assert result["epochs"] == 2
+    assert result["run"] == 1
     assert "epoch 2 | train loss" in done.stderr
     assert (tmp_path / "runs" / "runs.db").exists()
 
@@ -79,7 +80,8 @@ def test_torchsystem_serve_runs_a_posted_command_streams_and_records_it(
     job = server.get(f"/jobs/{key}").json()
 
     assert job["status"] == "finished", job
-    assert kinds.count("Validated") == 2 and kinds[-1] == "end"
+    assert kinds.count("Validated") == 2
+    assert kinds[-1] == "end"
     run = server.get(f"/runs/{job['runs'][0]}").json()
     assert (run["status"], run["epochs"]) == ("finished", 2)
     assert run["hyperparameters"]["model"]["nn"]["arguments"]["hidden"] == 32

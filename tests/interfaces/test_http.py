@@ -46,7 +46,8 @@ def test_a_command_is_accepted_as_a_job_and_run(serve: Serve) -> None:
     job = wait_for(client, body["id"])
     assert job["status"] == "finished", job
     assert job["arguments"] == {"epochs": 3, "steps": 4, "hidden": 8, "fail": None}
-    assert job["result"]["epochs"] == 3 and job["device"] == "cpu"
+    assert job["result"]["epochs"] == 3
+    assert job["device"] == "cpu"
     assert job["runs"] == [job["result"]["run"]]
     run = client.get(f"/runs/{job['runs'][0]}").json()
     assert (run["status"], run["epochs"], run["hyperparameters"]["job"]) == (
@@ -164,7 +165,8 @@ def test_a_stopped_job_ends_after_its_current_step(serve: Serve) -> None:
     assert job["status"] == "stopped"
     assert job["error"].startswith(f"stop requested for job {key} (after step ")
     run = client.get(f"/runs/{job['runs'][0]}").json()
-    assert run["status"] == "interrupted" and run["epochs"] < 10_000
+    assert run["status"] == "interrupted"
+    assert run["epochs"] < 10_000
 
 
 def test_a_queued_job_is_cancelled_and_never_runs(serve: Serve) -> None:
@@ -214,14 +216,17 @@ def test_the_event_stream_carries_the_training_events_then_end(serve: Serve) -> 
     stream = events(client, key)
 
     kinds = [kind for _, kind, _ in stream]
-    assert kinds[0] == "Job" and stream[0][2]["status"] == "running"
+    assert kinds[0] == "Job"
+    assert stream[0][2]["status"] == "running"
     measured = [(kind, data["epoch"], data["phase"]) for _, kind, data in stream
                 if kind in ("Trained", "Validated")]
     assert measured == [("Trained", 1, "train"), ("Validated", 1, "validation"),
                         ("Trained", 2, "train"), ("Validated", 2, "validation")]
-    assert kinds.count("Iterated") == 2 and "Stepped" in kinds
+    assert kinds.count("Iterated") == 2
+    assert "Stepped" in kinds
     assert set(stream[2][2]) >= {"type", "time", "model_id"}
-    assert kinds[-2:] == ["Job", "end"] and stream[-2][2]["status"] == "finished"
+    assert kinds[-2:] == ["Job", "end"]
+    assert stream[-2][2]["status"] == "finished"
     assert stream[-1][2]["status"] == "finished"
     numbers = [int(number) for number, kind, _ in stream if kind != "end"]
     assert numbers == list(range(1, len(numbers) + 1))
@@ -258,4 +263,5 @@ def test_unknown_and_malformed_job_ids(serve: Serve) -> None:
     assert unknown.status_code == 404
     assert unknown.json()["detail"] == "no job '0123456789ab'; the latest jobs: none yet"
     assert malformed.status_code in (404, 422)
-    assert upper.status_code == 422 and upper.json()["detail"][0]["loc"] == ["path", "key"]
+    assert upper.status_code == 422
+    assert upper.json()["detail"][0]["loc"] == ["path", "key"]

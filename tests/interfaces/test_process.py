@@ -27,9 +27,11 @@ def test_a_job_runs_in_its_own_process_and_records_its_run(serve: Serve,
     job = wait_for(client, client.post("/commands/fit", json={"epochs": 2}).json()["id"], 90)
 
     assert job["status"] == "finished", job
-    assert job["result"]["pid"] != os.getpid() and job["result"]["epochs"] == 2
+    assert job["result"]["pid"] != os.getpid()
+    assert job["result"]["epochs"] == 2
     run = client.get(f"/runs/{job['runs'][0]}").json()
-    assert run["pid"] == job["result"]["pid"] and run["status"] == "finished"
+    assert run["pid"] == job["result"]["pid"]
+    assert run["status"] == "finished"
     assert run["command"][-3:] == ["tests.interfaces._apps:app", "fit",
                                    '{"epochs": 2, "steps": 4, "hidden": 8, "fail": null}']
 

@@ -44,8 +44,10 @@ def test_a_run_and_its_metric_history(serve: Serve, database: str) -> None:
     losses = client.get(f"/runs/{first}/metrics?name=loss&phase=validation").json()
     page = client.get(f"/runs/{first}/metrics?limit=2&offset=1").json()
 
-    assert run["hyperparameters"] == {"lr": 0.1} and run["latest"]["loss/train"] == 0.5
-    assert len(history) == 8 and history[0] == {
+    assert run["hyperparameters"] == {"lr": 0.1}
+    assert run["latest"]["loss/train"] == 0.5
+    assert len(history) == 8
+    assert history[0] == {
         "run": first, "epoch": 1, "step": 10, "phase": "train", "name": "loss", "value": 1.0,
         "time": history[0]["time"]}
     assert [(p["epoch"], p["value"]) for p in losses] == [(1, 1.0), (2, 0.5)]

@@ -60,11 +60,15 @@ def test_a_browser_logs_in_with_a_form_and_gets_a_cookie(serve: Serve) -> None:
     login = client.post("/login", data={"token": TOKEN})
     after = client.get("/runs")
 
-    assert page.status_code == 401 and '<form method=post action=/login>' in page.text
-    assert refused.status_code == 401 and "torchsystem_token" not in refused.headers.get(
+    assert page.status_code == 401
+    assert '<form method=post action=/login>' in page.text
+    assert refused.status_code == 401
+    assert "torchsystem_token" not in refused.headers.get(
         "set-cookie", "")
-    assert login.status_code == 303 and login.headers["location"] == "/"
-    assert "HttpOnly" in login.headers["set-cookie"] and "SameSite=Strict" in login.headers[
+    assert login.status_code == 303
+    assert login.headers["location"] == "/"
+    assert "HttpOnly" in login.headers["set-cookie"]
+    assert "SameSite=Strict" in login.headers[
         "set-cookie"]
     assert after.status_code == 200  # the client keeps the cookie
 

@@ -4,6 +4,8 @@ Each is a FastAPI dependency, so a test can swap any of them with
 ``app.dependency_overrides``.
 """
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -12,11 +14,46 @@ from fastapi import Depends, Request
 from torchsystem.interfaces.application import Application
 from torchsystem.interfaces.jobs import Jobs
 from torchsystem.runs.database import Database
+from torchsystem.runs.queries import RunRecord
 
 __all__ = [
-    "ApplicationDep", "DatabaseDep", "JobsDep", "Server", "ServerDep", "get_application",
-    "get_database", "get_jobs", "get_server",
+    "ApplicationDep", "DatabaseDep", "JobsDep", "LatestCache", "Server", "ServerDep",
+    "get_application", "get_database", "get_jobs", "get_server",
 ]
+
+
+class LatestCache:
+    """The latest metrics of runs that ended (they never change again), the most recently
+    used ``size`` of them, shared by the request threads."""
+
+    ENDED = frozenset({"finished", "stopped early", "failed"})
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._values: OrderedDict[int, dict[str, float | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, runs: list[RunRecord]) -> dict[int, dict[str, float | None]]:
+        """What is cached for ``runs``."""
+        found = {}
+        with self._lock:
+            for run in runs:
+                value = self._values.get(run.id)
+                if value is not None:
+                    self._values.move_to_end(run.id)
+                    found[run.id] = value
+        return found
+
+    def put_many(self, runs: list[RunRecord], values: dict[int, dict[str, float | None]]
+                 ) -> None:
+        """Remember the values of those ``runs`` that have ended."""
+        with self._lock:
+            for run in runs:
+                if run.status in self.ENDED and run.id in values:
+                    self._values[run.id] = values[run.id]
+                    self._values.move_to_end(run.id)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
 
 
 @dataclass
@@ -29,6 +66,7 @@ class Server:
     database_url: str | None
     database: Database | None = None
     runs: dict[str, list[int]] = field(default_factory=dict)
+    latest: LatestCache = field(default_factory=lambda: LatestCache())
 
     def open(self) -> None:
         """Open (create if needed) the run database."""

@@ -6,15 +6,18 @@ first and paginated with ``limit`` and ``offset``.
 """
 
 import re
+from dataclasses import fields
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
 
-from torchsystem.interfaces.http.dependencies import DatabaseDep
+from torchsystem.interfaces.http.dependencies import DatabaseDep, Server, ServerDep
 from torchsystem.interfaces.http.models import MetricOut, ModelOut, Problem, RunOut
 from torchsystem.runs.database import Database
 from torchsystem.runs.errors import UnknownRecord
 from torchsystem.runs.queries import (
+    MetricRecord,
     RunRecord,
     find_models,
     find_runs,
@@ -62,30 +65,53 @@ def read_model(
         raise _unknown(error) from None
 
 
-def _with_latest(database: Database, found: list[RunRecord]) -> list[dict[str, Any]]:
-    latest = latest_metrics(database, [run.id for run in found]) if found else {}
-    return [{**run.to_dict(), "latest": {
-        f"{name}/{phase}": None if value != value else value  # NaN is null
-        for (phase, name), value in latest.get(run.id, {}).items()}} for run in found]
+def _with_latest(server: Server, database: Database, found: list[RunRecord]
+                 ) -> list[dict[str, Any]]:
+    """The runs as plain data, each with ``latest``: cached for runs that ended (their
+    metrics never change again), read for the others."""
+    latest = server.latest.get_many(found)
+    missing = [run.id for run in found if run.id not in latest]
+    if missing:
+        for run, values in latest_metrics(database, missing).items():
+            latest[run] = {f"{name}/{phase}": None if value != value else value  # NaN: null
+                           for (phase, name), value in values.items()}
+        server.latest.put_many(found, latest)
+    return [{**_run(run), "latest": latest.get(run.id, {})} for run in found]
+
+
+# The records' own to_dict() copies deeply (dataclasses.asdict): these read the fields
+# as they are, to be serialised at once (a fifth of the time of a metrics request).
+_RUN_FIELDS = tuple(field.name for field in fields(RunRecord))
+
+
+def _run(run: RunRecord) -> dict[str, Any]:
+    return {name: getattr(run, name) for name in _RUN_FIELDS}
+
+
+def _point(point: MetricRecord) -> dict[str, Any]:
+    value = point.value
+    return {"run": point.run, "epoch": point.epoch, "step": point.step, "phase": point.phase,
+            "name": point.name, "value": None if value != value else value,  # NaN: null
+            "time": point.time}
 
 
 @router.get("/runs", response_model=list[RunOut], summary="Runs, newest first")
 def list_runs(
-    database: DatabaseDep, model: Text = None, name: Text = None,
+    server: ServerDep, database: DatabaseDep, model: Text = None, name: Text = None,
     status: Annotated[str | None, Query(pattern=_STATUS)] = None, limit: Limit = 50,
     offset: Offset = 0,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Runs of the model whose hash starts with ``model``, of models whose name contains
     ``name``, with ``status``; each with the latest value of every metric."""
     found = find_runs(database, model=model, name=name, status=status, limit=limit,
                       offset=offset)
-    return _with_latest(database, found)
+    return JSONResponse(_with_latest(server, database, found))
 
 
 @router.get("/runs/{run}", response_model=RunOut, summary="A run")
-def read_run(run: RunId, database: DatabaseDep) -> dict[str, Any]:
+def read_run(run: RunId, server: ServerDep, database: DatabaseDep) -> dict[str, Any]:
     try:
-        return _with_latest(database, [get_run(database, run)])[0]
+        return _with_latest(server, database, [get_run(database, run)])[0]
     except UnknownRecord as error:
         raise _unknown(error) from None
 
@@ -96,12 +122,13 @@ def read_metrics(
     run: RunId, database: DatabaseDep, name: Names = None,
     phase: Names = None, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     offset: Offset = 0,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Values of ``run`` (repeat ``name`` and ``phase`` to keep only those)."""
-    try:
-        get_run(database, run)
-    except UnknownRecord as error:
-        raise _unknown(error) from None
     found = metric_history(database, [run], names=name, phases=phase, limit=limit,
                            offset=offset)
-    return [point.to_dict() for point in found]
+    if not found:  # none, or no such run
+        try:
+            get_run(database, run)
+        except UnknownRecord as error:
+            raise _unknown(error) from None
+    return JSONResponse([_point(point) for point in found])
