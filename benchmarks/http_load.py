@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     args.runs, args.per_run = (200, 20) if args.smoke else (10_000, 100)
     if args.smoke:
         args.database = Path(tempfile.mkdtemp(prefix="torchsystem-http-smoke-")) / "runs.db"
-        args.epochs, args.repeats, args.rate = 15, 1, 50.0
+        args.epochs, args.repeats, args.rate = 10, 1, 50.0
     elif args.quick:
         args.epochs, args.repeats = 120, 1
     build_database(args.database, args.runs, args.per_run)

@@ -130,7 +130,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "torchsystem serve") -> 
     parser.add_argument("--app-dir", default=".", help="folder to import MODULE from "
                         "(default: the current folder)")
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2), already printed
+        return done.code if isinstance(done.code, int) else 2
     path = os.path.abspath(args.app_dir)
     sys.path.insert(0, path)
     from torchsystem.interfaces.worker import load
