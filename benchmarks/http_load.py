@@ -241,7 +241,8 @@ async def measure(args: argparse.Namespace, database: Path) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
                                      limits=limits) as client:
             await wait_started(client, server)
-            await job(client, port, 2, args.runs, None, [])  # warm up: imports, caches
+            if not args.smoke:
+                await job(client, port, 2, args.runs, None, [])  # warm up: imports, caches
             idle, loaded, events = [], [], {"idle": [], "loaded": []}
             loads = []
             for _ in range(args.repeats):
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args.runs, args.per_run = (200, 20) if args.smoke else (10_000, 100)
     if args.smoke:
         args.database = Path(tempfile.mkdtemp(prefix="torchsystem-http-smoke-")) / "runs.db"
-        args.epochs, args.repeats, args.rate = 10, 1, 50.0
+        args.epochs, args.repeats, args.rate = 5, 1, 50.0
     elif args.quick:
         args.epochs, args.repeats = 120, 1
     build_database(args.database, args.runs, args.per_run)
