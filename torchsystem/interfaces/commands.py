@@ -30,7 +30,12 @@ _UNIONS = (Union, types.UnionType)
 @dataclass(frozen=True)
 class Field:
     """One field of a command: ``annotation`` (``Annotated`` unwrapped into ``metadata``),
-    ``default`` (``MISSING`` when required), ``help`` from the docstring."""
+    ``default`` (``MISSING`` when required), ``help`` from the docstring.
+
+    Example:
+        >>> Field("epochs", int, MISSING, "most epochs to train").required
+        True
+    """
 
     name: str
     annotation: Any
@@ -46,7 +51,24 @@ class Field:
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """A registered command: ``type`` is handled by ``handler`` under ``name``."""
+    """A registered command: ``type`` is handled by ``handler`` under ``name``.
+
+    Example:
+        >>> @dataclass
+        ... class TrainModel:
+        ...     '''Train.
+        ...
+        ...     Attributes:
+        ...         epochs: most epochs to train
+        ...     '''
+        ...     epochs: int = 3
+        >>> def train(command: TrainModel) -> None: ...
+        >>> spec = describe(train, train)
+        >>> spec.name, spec.summary, spec.fields[0].help
+        ('train-model', 'Train.', 'most epochs to train')
+        >>> spec.build({"epochs": 5})
+        TrainModel(epochs=5)
+    """
 
     name: str
     type: type

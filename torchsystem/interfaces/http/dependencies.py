@@ -24,7 +24,17 @@ __all__ = [
 
 class LatestCache:
     """The latest metrics of runs that ended (they never change again), the most recently
-    used ``size`` of them, shared by the request threads."""
+    used ``size`` of them, shared by the request threads.
+
+    Example:
+        >>> from torchsystem.runs.queries import RunRecord
+        >>> run = RunRecord(1, "3f2a", "MLP", "finished", 0.0, 1.0, 3, "host", 1, None, [],
+        ...                 {}, None)
+        >>> cache = LatestCache()
+        >>> cache.put_many([run], {1: {"loss/train": 0.5}})
+        >>> cache.get_many([run])
+        {1: {'loss/train': 0.5}}
+    """
 
     ENDED = frozenset({"finished", "stopped early", "failed"})
 

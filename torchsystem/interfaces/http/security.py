@@ -42,7 +42,15 @@ def _hostname(value: str) -> str:
 
 
 class Guard:
-    """The token, host, origin and body-size checks above, around ``app``."""
+    """The token, host, origin and body-size checks above, around ``app``.
+
+    Example:
+        >>> from fastapi import FastAPI
+        >>> app = FastAPI()
+        >>> app.add_middleware(Guard, token=None, max_body=65536)
+        >>> is_loopback("::1"), is_loopback("0.0.0.0")
+        (True, False)
+    """
 
     def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
         self.app, self.token, self.max_body = app, token, max_body
