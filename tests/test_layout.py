@@ -190,7 +190,9 @@ def test_importing_module_does_not_import_torch(module: str) -> None:
     assert completed.stdout.strip() == "False"
 
 
-BATTERIES = ("torchsystem.training", "torchsystem.consumers", "torchsystem.runs")
+BATTERIES = (
+    "torchsystem.training", "torchsystem.consumers", "torchsystem.runs", "torchsystem.interfaces",
+)
 
 
 def test_the_core_never_imports_the_batteries() -> None:

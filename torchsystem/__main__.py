@@ -15,6 +15,7 @@ __all__ = ["COMMANDS", "main"]
 # name -> (module with main(argv, prog), one line of help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("torchsystem.runs.cli", "list, show, compare and plot recorded runs"),
+    "serve": ("torchsystem.interfaces.serve", "serve an application over HTTP: serve MODULE:APP"),
 }
 
 

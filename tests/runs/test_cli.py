@@ -23,6 +23,8 @@ NOW = time.time()  # run 3 is running: its heartbeat must be fresh
 
 def _record(url: str) -> None:
     """Run 1 (small, finished), 2 (large, stopped early), 3 (small, running: this process)."""
+    global NOW
+    NOW = time.time()  # fresh for each test, however long the session has run
     with Database(url) as database, database.transaction() as connection:
         add_model(connection, SMALL, "MLP", {"hidden": 16}, created=100.0)
         add_model(connection, LARGE, "Wide", {"hidden": 256}, created=200.0)
@@ -270,10 +272,11 @@ def test_the_torchsystem_command_dispatches(
     assert torchsystem(["runs", "--database", database, "show", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["run"]["id"] == 1
 
-    assert torchsystem(["serve"]) == 2
-    assert capsys.readouterr().err == "torchsystem: unknown command 'serve'; known: runs\n"
+    assert torchsystem(["bogus"]) == 2
+    assert capsys.readouterr().err == ("torchsystem: unknown command 'bogus'; known: runs, "
+                                       "serve\n")
     assert torchsystem([]) == 2
-    assert "commands:\n  runs  list, show, compare and plot" in capsys.readouterr().err
+    assert "commands:\n  runs   list, show, compare and plot" in capsys.readouterr().err
 
 
 def test_the_installed_console_script_runs(database: str) -> None:

@@ -1,0 +1,88 @@
+"""The digits example as a person runs it: ``python -m src train`` and
+``torchsystem serve src.app:app``, each in a process of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
+TORCHSYSTEM = Path(sys.executable).parent / "torchsystem"
+pytestmark = pytest.mark.timeout(180)
+
+
+def environment() -> dict[str, str]:
+    found = {key: value for key, value in os.environ.items()
+             if key not in ("TORCHSYSTEM_TOKEN", "TORCHSYSTEM_DATABASE")}
+    return {**found, "PYTHONPATH": str(EXAMPLE)}
+
+
+def test_python_m_src_train(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "src", "--json", "train", "--epochs", "2", "--lr", "3e-3"],
+        cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=150)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["epochs"] == 2
+    assert result["run"] == 1
+    assert "epoch 2 | train loss" in done.stderr
+    assert (tmp_path / "runs" / "runs.db").exists()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[httpx.Client]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(TORCHSYSTEM), "serve", "src.app:app", "--app-dir", str(EXAMPLE), "--port",
+         str(port), "--log-level", "warning"], cwd=tmp_path, env=environment(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                client.get("/commands").raise_for_status()
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start: {process.stdout}") from None
+                time.sleep(0.1)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(60)
+
+
+def test_torchsystem_serve_runs_a_posted_command_streams_and_records_it(
+        server: httpx.Client) -> None:
+    key = server.post("/commands/train", json={"epochs": 2, "hidden": 32}).json()["id"]
+
+    kinds = []
+    with server.stream("GET", f"/jobs/{key}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kinds.append(line[len("event: "):])
+            if line == "event: end":
+                break
+    job = server.get(f"/jobs/{key}").json()
+
+    assert job["status"] == "finished", job
+    assert kinds.count("Validated") == 2
+    assert kinds[-1] == "end"
+    run = server.get(f"/runs/{job['runs'][0]}").json()
+    assert (run["status"], run["epochs"]) == ("finished", 2)
+    assert run["hyperparameters"]["model"]["nn"]["arguments"]["hidden"] == 32
+    assert "<title>runs</title>" in server.get("/").text

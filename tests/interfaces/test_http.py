@@ -1,0 +1,267 @@
+"""The HTTP API against a real uvicorn server: commands, jobs, stop, events, queries."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import httpx
+
+from tests.interfaces._apps import build
+from tests.interfaces.conftest import Serve, wait_for
+
+
+def events(client: httpx.Client, job: str, query: str = "", **headers: str
+           ) -> list[tuple[str, str, Any]]:
+    """The job's whole event stream: ``(id, event, data)`` until ``end``."""
+    found: list[tuple[str, str, Any]] = []
+    with client.stream("GET", f"/jobs/{job}/events{query}", headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        fields: dict[str, str] = {}
+        for line in response.iter_lines():
+            if line == "":
+                if fields:
+                    found.append((fields.get("id", ""), fields["event"],
+                                  json.loads(fields["data"])))
+                    if fields["event"] == "end":
+                        return found
+                fields = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                fields[key] = value
+    raise AssertionError(f"the stream ended without 'end': {found}")
+
+
+def test_a_command_is_accepted_as_a_job_and_run(serve: Serve) -> None:
+    client = serve(build())
+
+    accepted = client.post("/commands/fit", json={"epochs": 3})
+
+    assert accepted.status_code == 202
+    body = accepted.json()
+    assert accepted.headers["location"] == body["location"] == f"/jobs/{body['id']}"
+    assert (body["command"], body["status"]) in {("fit", "queued"), ("fit", "running")}
+    job = wait_for(client, body["id"])
+    assert job["status"] == "finished", job
+    assert job["arguments"] == {"epochs": 3, "steps": 4, "hidden": 8, "fail": None}
+    assert job["result"]["epochs"] == 3
+    assert job["device"] == "cpu"
+    assert job["runs"] == [job["result"]["run"]]
+    run = client.get(f"/runs/{job['runs'][0]}").json()
+    assert (run["status"], run["epochs"], run["hyperparameters"]["job"]) == (
+        "finished", 3, body["id"])
+
+
+def test_an_empty_object_takes_every_default(serve: Serve) -> None:
+    client = serve(build())
+
+    job = wait_for(client, client.post("/commands/echo", json={"text": "hi"}).json()["id"])
+
+    assert job["result"] == {"text": "hi", "tags": [], "options": {}}
+
+
+def test_a_wrong_type_is_422_naming_the_field(serve: Serve) -> None:
+    client = serve(build())
+
+    response = client.post("/commands/fit", json={"epochs": "5"})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "epochs"]
+    assert error["msg"] == "Input should be a valid integer"
+    assert client.get("/jobs").json() == []
+
+
+def test_an_unknown_field_is_422_naming_it(serve: Serve) -> None:
+    client = serve(build())
+
+    response = client.post("/commands/fit", json={"epoch": 5})
+
+    (error,) = response.json()["detail"]
+    assert (response.status_code, error["loc"], error["type"]) == (
+        422, ["body", "epoch"], "extra_forbidden")
+
+
+def test_a_missing_field_literal_and_list_are_checked(serve: Serve) -> None:
+    client = serve(build())
+
+    missing = client.post("/commands/echo", json={}).json()["detail"]
+    literal = client.post("/commands/echo", json={"text": "a", "mode": "shout"}).json()["detail"]
+    items = client.post("/commands/echo", json={"text": "a", "tags": [1]}).json()["detail"]
+
+    assert [(e["loc"], e["type"]) for e in missing] == [(["body", "text"], "missing")]
+    assert [(e["loc"], e["type"]) for e in literal] == [(["body", "mode"], "literal_error")]
+    assert [(e["loc"], e["type"]) for e in items] == [(["body", "tags", 0], "string_type")]
+
+
+def test_the_commands_own_checks_are_422(serve: Serve) -> None:
+    client = serve(build())
+
+    response = client.post("/commands/fit", json={"epochs": -1})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body"]
+    assert error["msg"] == "epochs must be >= 0, got -1"
+
+
+def test_a_body_that_is_not_json_is_422(serve: Serve) -> None:
+    client = serve(build())
+
+    response = client.post("/commands/fit", content=b"{epochs: 5",
+                           headers={"content-type": "application/json"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_an_unknown_command_is_404_listing_the_known(serve: Serve) -> None:
+    client = serve(build())
+
+    response = client.post("/commands/fitt", json={})
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no command 'fitt'; known: crash, echo, fit"}
+
+
+def test_the_commands_are_listed_with_their_schema(serve: Serve) -> None:
+    client = serve(build())
+
+    listed = {c["name"]: c for c in client.get("/commands").json()}
+
+    assert sorted(listed) == ["crash", "echo", "fit"]
+    fit = listed["fit"]
+    assert fit["summary"] == "Fit the toy classifier."
+    assert fit["body"]["properties"]["epochs"] == {
+        "default": 2, "description": "epochs to train", "title": "Epochs", "type": "integer"}
+    assert fit["body"]["additionalProperties"] is False
+
+
+def test_a_failing_handler_fails_its_job_with_the_error(serve: Serve) -> None:
+    client = serve(build())
+
+    job = wait_for(client, client.post("/commands/fit", json={"fail": "diverged"}).json()["id"])
+
+    assert (job["status"], job["error"]) == ("failed", "ValueError: diverged")
+    run = client.get(f"/runs/{job['runs'][0]}").json()
+    assert (run["status"], run["reason"]) == ("failed", "ValueError: diverged")
+
+
+def test_a_stopped_job_ends_after_its_current_step(serve: Serve) -> None:
+    client = serve(build())
+    key = client.post("/commands/fit", json={"epochs": 10_000, "steps": 50}).json()["id"]
+    with client.stream("GET", f"/jobs/{key}/events") as stream:
+        for line in stream.iter_lines():  # wait for the first epoch: a run exists then
+            if line == "event: Iterated":
+                break
+
+    stopping = client.delete(f"/jobs/{key}")
+
+    assert stopping.status_code == 202
+    assert stopping.json()["status"] in ("stopping", "stopped")
+    job = wait_for(client, key)
+    assert job["status"] == "stopped"
+    assert job["error"].startswith(f"stop requested for job {key} (after step ")
+    run = client.get(f"/runs/{job['runs'][0]}").json()
+    assert run["status"] == "interrupted"
+    assert run["epochs"] < 10_000
+
+
+def test_a_queued_job_is_cancelled_and_never_runs(serve: Serve) -> None:
+    gate = threading.Event()
+    client = serve(build(gate=gate))
+    first = client.post("/commands/fit", json={"epochs": 1}).json()["id"]
+    second = client.post("/commands/fit", json={"epochs": 1}).json()["id"]
+
+    cancelled = client.delete(f"/jobs/{second}").json()
+    gate.set()
+
+    assert cancelled["status"] == "cancelled"
+    assert wait_for(client, first)["status"] == "finished"
+    assert wait_for(client, second)["runs"] == []
+    assert [job["status"] for job in client.get("/jobs").json()] == ["cancelled", "finished"]
+
+
+def test_one_job_per_device_the_others_wait(serve: Serve) -> None:
+    gate = threading.Event()
+    client = serve(build(gate=gate))
+    keys = [client.post("/commands/fit", json={"epochs": 1}).json()["id"] for _ in range(3)]
+
+    statuses = [client.get(f"/jobs/{key}").json()["status"] for key in keys]
+    gate.set()
+
+    assert statuses == ["running", "queued", "queued"]
+    assert [wait_for(client, key)["status"] for key in keys] == ["finished"] * 3
+
+
+def test_a_full_queue_is_429(serve: Serve) -> None:
+    gate = threading.Event()
+    client = serve(build(gate=gate), max_queued=1)
+    client.post("/commands/fit", json={})
+    client.post("/commands/fit", json={})
+
+    response = client.post("/commands/fit", json={})
+    gate.set()
+
+    assert response.status_code == 429
+    assert "jobs already wait for a device (max_queued=1)" in response.json()["detail"]
+
+
+def test_the_event_stream_carries_the_training_events_then_end(serve: Serve) -> None:
+    client = serve(build())
+    key = client.post("/commands/fit", json={"epochs": 2, "steps": 3}).json()["id"]
+
+    stream = events(client, key)
+
+    kinds = [kind for _, kind, _ in stream]
+    assert kinds[0] == "Job"
+    assert stream[0][2]["status"] == "running"
+    measured = [(kind, data["epoch"], data["phase"]) for _, kind, data in stream
+                if kind in ("Trained", "Validated")]
+    assert measured == [("Trained", 1, "train"), ("Validated", 1, "validation"),
+                        ("Trained", 2, "train"), ("Validated", 2, "validation")]
+    assert kinds.count("Iterated") == 2
+    assert "Stepped" in kinds
+    assert set(stream[2][2]) >= {"type", "time", "model_id"}
+    assert kinds[-2:] == ["Job", "end"]
+    assert stream[-2][2]["status"] == "finished"
+    assert stream[-1][2]["status"] == "finished"
+    numbers = [int(number) for number, kind, _ in stream if kind != "end"]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_a_reconnecting_client_gets_what_came_after_its_last_event(serve: Serve) -> None:
+    client = serve(build())
+    key = client.post("/commands/fit", json={"epochs": 2, "steps": 3}).json()["id"]
+    whole = events(client, key)
+
+    resumed = events(client, key, **{"Last-Event-ID": "5"})
+    after = events(client, key, "?after=5")
+
+    assert resumed == after == whole[5:]
+
+
+def test_an_ended_jobs_stream_is_replayed_whole(serve: Serve) -> None:
+    client = serve(build())
+    key = client.post("/commands/echo", json={"text": "x"}).json()["id"]
+    wait_for(client, key)
+
+    stream = events(client, key)
+
+    assert [kind for _, kind, _ in stream] == ["Job", "Job", "end"]
+
+
+def test_unknown_and_malformed_job_ids(serve: Serve) -> None:
+    client = serve(build())
+
+    unknown = client.get("/jobs/0123456789ab")
+    malformed = client.get("/jobs/..%2F..%2Fetc")
+    upper = client.delete("/jobs/0123456789AB")
+
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "no job '0123456789ab'; the latest jobs: none yet"
+    assert malformed.status_code in (404, 422)
+    assert upper.status_code == 422
+    assert upper.json()["detail"][0]["loc"] == ["path", "key"]

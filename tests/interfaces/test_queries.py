@@ -1,0 +1,123 @@
+"""The read-only queries of the run database over HTTP."""
+
+from __future__ import annotations
+
+from tests.interfaces._apps import build
+from tests.interfaces._records import fill
+from tests.interfaces.conftest import Serve
+
+
+def test_runs_newest_first_with_their_latest_metrics(serve: Serve, database: str) -> None:
+    first, second, third = fill(database)
+    client = serve(build())
+
+    listed = client.get("/runs").json()
+
+    assert [run["id"] for run in listed] == [third, second, first]
+    assert listed[2]["latest"] == {"loss/train": 0.25, "accuracy/train": 0.4,
+                                   "loss/validation": 0.25, "accuracy/validation": 0.4}
+    assert listed[1]["latest"]["loss/validation"] is None  # NaN
+    assert (listed[0]["model_name"], listed[0]["status"], listed[0]["epochs"]) == (
+        "MLP", "finished", 4)
+
+
+def test_runs_are_filtered_and_paginated(serve: Serve, database: str) -> None:
+    first, second, third = fill(database)
+    client = serve(build())
+
+    def ids(query: str) -> list[int]:
+        return [run["id"] for run in client.get(f"/runs{query}").json()]
+
+    assert ids("?limit=1&offset=1") == [second]
+    assert ids("?name=cnn") == [second]
+    assert ids("?model=3f2a") == [third, first]
+    assert ids("?status=running") == []
+    assert ids("?name=%25") == []  # a LIKE wildcard is a character to look for
+
+
+def test_a_run_and_its_metric_history(serve: Serve, database: str) -> None:
+    first, *_ = fill(database, epochs=2)
+    client = serve(build())
+
+    run = client.get(f"/runs/{first}").json()
+    history = client.get(f"/runs/{first}/metrics").json()
+    losses = client.get(f"/runs/{first}/metrics?name=loss&phase=validation").json()
+    page = client.get(f"/runs/{first}/metrics?limit=2&offset=1").json()
+
+    assert run["hyperparameters"] == {"lr": 0.1}
+    assert run["latest"]["loss/train"] == 0.5
+    assert len(history) == 8
+    assert history[0] == {
+        "run": first, "epoch": 1, "step": 10, "phase": "train", "name": "loss", "value": 1.0,
+        "time": history[0]["time"]}
+    assert [(p["epoch"], p["value"]) for p in losses] == [(1, 1.0), (2, 0.5)]
+    assert page == history[1:3]
+
+
+def test_models_and_a_model_by_prefix(serve: Serve, database: str) -> None:
+    fill(database)
+    client = serve(build())
+
+    models = client.get("/models").json()
+    model = client.get("/models/9c01").json()
+
+    assert [m["hash"] for m in models] == ["9c01aa77", "3f2a9c01b7de00"]
+    assert model == {"hash": "9c01aa77", "name": "CNN", "arguments": {"channels": 8},
+                     "created": 2.0}
+
+
+def test_unknown_records_are_404_saying_what_exists(serve: Serve, database: str) -> None:
+    fill(database, runs=1)
+    client = serve(build())
+
+    run = client.get("/runs/99")
+    metrics = client.get("/runs/99/metrics")
+    model = client.get("/models/ffff")
+
+    assert run.status_code == metrics.status_code == model.status_code == 404
+    assert run.json()["detail"].startswith("no run '99' in ")
+    assert "the latest are run 1 (model 3f2a9c01b7de)" in run.json()["detail"]
+
+
+def test_ids_and_parameters_are_validated(serve: Serve, database: str) -> None:
+    fill(database, runs=1)
+    client = serve(build())
+
+    cases = {
+        "/runs/0": ["path", "run"],
+        "/runs/abc": ["path", "run"],
+        "/runs/99999999999999999999": ["path", "run"],
+        "/runs?limit=0": ["query", "limit"],
+        "/runs?limit=1001": ["query", "limit"],
+        "/runs?offset=-1": ["query", "offset"],
+        "/runs?status=bogus": ["query", "status"],
+        "/models/a%27%3B%20drop": ["path", "key"],
+    }
+
+    found = {path: client.get(path) for path in cases}
+
+    assert {path: response.status_code for path, response in found.items()} == dict.fromkeys(
+        cases, 422)
+    assert {path: r.json()["detail"][0]["loc"] for path, r in found.items()} == cases
+
+
+def test_an_empty_database_answers_empty_lists(serve: Serve) -> None:
+    client = serve(build())
+
+    assert client.get("/runs").json() == client.get("/models").json() == []
+
+
+def test_queries_answer_while_concurrent_clients_ask(serve: Serve, database: str) -> None:
+    # a small, bounded version of benchmarks/http_load.py: correctness under concurrency
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = fill(database, runs=20, epochs=5)
+    client = serve(build())
+    paths = [f"/runs/{ids[i % 20]}/metrics" if i % 2 else "/runs?limit=50" for i in range(200)]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda path: client.get(path), paths))
+
+    assert [answer.status_code for answer in answers] == [200] * 200
+    assert {len(answer.json()) for answer in answers[0::2]} == {20}
+    assert {len(answer.json()) for answer in answers[1::2]} == {20}
