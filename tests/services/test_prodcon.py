@@ -73,6 +73,64 @@ def test_event_returns_the_decorated_class() -> None:
     assert isinstance(Evaluated(1.0), Evaluated)
 
 
+@event(frozen=True)
+class Frozen:
+    loss: float
+    tags: list[str]
+
+
+class Plain:
+    pass
+
+
+@event
+class Derived(Plain):
+    loss: float
+
+
+@event
+class Slotted:
+    loss: float
+
+
+@event(slots=False)
+class Unslotted:
+    loss: float
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [Trained(0.5), Frozen(0.5, ["a"]), Derived(0.5), Stopped(0.5), Unslotted(0.5)],
+    ids=lambda instance: type(instance).__name__,
+)
+def test_event_instances_pickle_copy_and_are_weakly_referenceable(instance: Any) -> None:
+    import copy
+    import pickle
+    import weakref
+
+    reference = weakref.ref(instance)
+
+    assert reference() is instance
+    assert pickle.loads(pickle.dumps(instance)) == instance
+    assert copy.deepcopy(instance) == instance
+    assert copy.copy(instance) == instance
+
+
+def test_event_keeps_slots_unless_told_otherwise() -> None:
+    assert not hasattr(Slotted(1.0), "__dict__")
+    assert Slotted.__slots__ == ("loss", "__weakref__")
+    assert hasattr(Unslotted(1.0), "__dict__")
+    assert Slotted.__qualname__ == "Slotted"
+
+
+def test_a_frozen_event_refuses_assignment() -> None:
+    frozen = Frozen(0.5, [])
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frozen.loss = 1.0  # type: ignore[misc]
+    assert hash(Frozen(0.5, ())) == hash(Frozen(0.5, ()))  # type: ignore[arg-type]
+
+
 # --- registration and routing -----------------------------------------------------------------
 
 
@@ -1107,7 +1165,7 @@ def test_a_consumer_does_not_keep_its_producers_alive() -> None:
 
     del producer
     gc.collect()
-    consumer.register(Trained, print)  # tells the producers still alive, none here
+    consumer.register(Trained, [].append)  # tells the producers still alive, none here
 
     assert reference() is None
 
