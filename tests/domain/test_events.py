@@ -814,9 +814,9 @@ def test_an_aggregate_pickled_with_queued_events_restores_them() -> None:
 
 
 def test_an_aggregate_saved_by_torch_with_queued_events_restores_them(tmp_path: Any) -> None:
+    model = _aggregate_with_queued_events()
     import torch
 
-    model = _aggregate_with_queued_events()
     torch.save(model, tmp_path / "model.pt")
 
     _assert_same_events(torch.load(tmp_path / "model.pt", weights_only=False))
