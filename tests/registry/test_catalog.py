@@ -188,3 +188,45 @@ def test_build_from_configuration() -> None:
     assert cls is not None
     model = cls(**config["arguments"])
     assert (getname(model), getarguments(model)) == (config["name"], config["arguments"])
+
+
+def test_indexing_a_known_name_returns_the_class() -> None:
+    models = Registry[object]()
+
+    @models.register("mlp")
+    class MLP:
+        pass
+
+    assert models["mlp"] is MLP
+    assert "mlp" in models
+    assert "cnn" not in models
+
+
+def test_indexing_a_misspelt_name_names_the_known_ones() -> None:
+    from torchsystem.registry import NotRegisteredError
+
+    models = Registry[object]()
+    models.register(type("MLP", (), {}))
+    models.register(type("CNN", (), {}))
+
+    with pytest.raises(NotRegisteredError, match=r"no class registered as 'MPL' in "
+                       r"Registry\(\['MLP', 'CNN'\]\); known: 'MLP', 'CNN'; did you mean 'MLP'\?"):
+        models["MPL"]
+    with pytest.raises(KeyError, match=r"known: 'MLP', 'CNN'$"):
+        models["transformer"]
+    with pytest.raises(KeyError, match=r"known: none registered$"):
+        Registry[object]()["mlp"]
+
+
+def test_the_lookup_error_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    from torchsystem.registry import NotRegisteredError
+
+    error = NotRegisteredError("no class registered as 'x'")
+
+    for copied in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(copied) is NotRegisteredError
+        assert str(copied) == "no class registered as 'x'"
+    assert str(NotRegisteredError()) == ""

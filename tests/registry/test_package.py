@@ -17,6 +17,7 @@ def test_public_names() -> None:
     from torchsystem import registry
 
     assert sorted(registry.__all__) == [
+        "NotRegisteredError",
         "Registry",
         "getarguments",
         "gethash",

@@ -145,10 +145,10 @@ def _encoded(obj: object, encode: Callable[[dict[str, Any]], Any]) -> Any:
     except UnencodableError as error:
         cls = type(obj).__name__
         parameter = error.path.split("[", 1)[0].split("{", 1)[0]
+        fix = " or decorate its class with @register" if error.registrable else ""
         raise TypeError(
             f"argument {error.path!r} of {cls} cannot be hashed: {error.reason}; leave it out "
-            f"with register({cls}, excluded_kwargs={{{parameter!r}}}) or decorate its class "
-            "with @register"
+            f"with register({cls}, excluded_kwargs={{{parameter!r}}}){fix}"
         ) from error
 
 
