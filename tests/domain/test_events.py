@@ -829,3 +829,55 @@ def test_a_shallow_copy_of_an_aggregate_shares_its_events() -> None:
 
     assert copied.events is model.events  # as every attribute of a shallow copy
     assert len(copied.events.queue) == 3
+
+
+class Callback:
+    """An unhashable handler (``__eq__`` without ``__hash__``)."""
+
+    def __init__(self, seen: list[Any], label: str) -> None:
+        self.seen, self.label = seen, label
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Callback)
+
+    def __call__(self, event: Any) -> None:
+        self.seen.append(f"{self.label} {type(event).__name__}")
+
+
+class Silent(Callback):
+    def __call__(self) -> None:  # type: ignore[override]
+        self.seen.append(f"{self.label} without the event")
+
+
+def test_unhashable_handlers_are_told_apart_by_identity() -> None:
+    seen: list[str] = []
+    events = Events()
+    events.handlers[Happened] = [Callback(seen, "first"), Silent(seen, "second")]
+    events.handlers[Measured] = Silent(seen, "third")
+    events.enqueue(Happened())
+    events.enqueue(Measured(1))
+    events.commit()
+
+    events.handlers[Happened].append(Silent(seen, "late"))
+    events.enqueue(Happened())
+    events.commit()
+
+    assert seen == [
+        "first Happened", "second without the event", "third without the event",
+        "first Happened", "second without the event", "late without the event",
+    ]
+
+
+def test_enqueue_is_the_queue_append_itself_also_after_a_new_queue() -> None:
+    events = Events()
+    assert events.enqueue == events.queue.append
+
+    events.queue = [Happened]  # type: ignore[assignment]
+
+    assert events.enqueue == events.queue.append
+
+
+def test_the_module_exports_its_public_names() -> None:
+    import torchsystem.domain.events as module
+
+    assert module.__all__ == ["Event", "Events", "Handlers"]

@@ -312,10 +312,7 @@ class Background:
 
 
 def _note(error: BaseException, text: str) -> None:
-    """Add ``text`` to the exception's notes (shown with its traceback from Python 3.11)."""
-    notes = getattr(error, "__notes__", None)
-    if notes is None or text not in notes:
-        if hasattr(error, "add_note"):
-            error.add_note(text)
-        else:  # Python 3.10: kept for the reader, not printed
-            error.__notes__ = [*(notes or []), text]  # type: ignore[attr-defined]
+    """Add ``text`` to the exception's notes once (printed with its traceback from 3.11)."""
+    notes = getattr(error, "__notes__", None) or []
+    if text not in notes:
+        error.__notes__ = [*notes, text]  # type: ignore[attr-defined]

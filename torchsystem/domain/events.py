@@ -37,14 +37,8 @@ def _ignore(event: Any) -> None:
     return None
 
 
-def _nobody() -> None:
-    return None
-
-
 def _reference(owner: object) -> Callable[[], Any]:
     """A weak reference to ``owner`` where it allows one, else a strong one."""
-    if owner is None:
-        return _nobody
     try:
         return weakref.ref(owner)
     except TypeError:
@@ -63,13 +57,9 @@ def _describe(owner: object) -> str:
 
 def _note(error: BaseException, text: str) -> None:
     """Add ``text`` to the exception's notes once (printed with the traceback from 3.11)."""
-    notes = getattr(error, "__notes__", None)
-    if notes is not None and text in notes:
-        return
-    if hasattr(error, "add_note"):
-        error.add_note(text)
-    else:  # Python 3.10
-        error.__notes__ = [*(notes or []), text]  # type: ignore[attr-defined]
+    notes = getattr(error, "__notes__", None) or []
+    if text not in notes:  # __notes__ is what add_note (3.11) fills and tracebacks print
+        error.__notes__ = [*notes, text]  # type: ignore[attr-defined]
 
 
 class Events:
