@@ -455,6 +455,7 @@ def test_handler_signatures_are_not_inspected_per_event(monkeypatch: pytest.Monk
     events.handlers[Measured] = [
         lambda event: order.append(f"measured {event.value}"),
         lambda: order.append("measured, no argument"),
+        Silent([], "unhashable"),
     ]
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -871,6 +872,8 @@ def test_unhashable_handlers_are_told_apart_by_identity() -> None:
 def test_enqueue_is_the_queue_append_itself_also_after_a_new_queue() -> None:
     events = Events()
     assert events.enqueue == events.queue.append
+    Events.enqueue(events, KeyError)  # the method, called on the class, queues too
+    assert list(events.queue) == [KeyError]
 
     events.queue = [Happened]  # type: ignore[assignment]
 

@@ -260,3 +260,17 @@ def test_handle_does_not_inspect_signatures(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(typing, "get_type_hints", refuse)
 
     assert service.handle("train", "mlp") == "mlp on cpu"
+
+
+def test_handler_not_found_error_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    from torchsystem.services import HandlerNotFoundError
+
+    error = HandlerNotFoundError("no handler 'x'; known: y")
+
+    for copied in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(copied) is HandlerNotFoundError
+        assert str(copied) == "no handler 'x'; known: y"
+    assert str(HandlerNotFoundError()) == ""
