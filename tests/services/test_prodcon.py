@@ -123,6 +123,14 @@ def test_event_keeps_slots_unless_told_otherwise() -> None:
     assert Slotted.__qualname__ == "Slotted"
 
 
+def test_an_event_is_mutable_unless_frozen() -> None:
+    trained = Trained(0.5)
+
+    trained.loss = 0.25
+
+    assert trained == Trained(0.25)
+
+
 def test_a_frozen_event_refuses_assignment() -> None:
     frozen = Frozen(0.5, [])
 
@@ -1184,3 +1192,26 @@ def test_reprs_name_the_handlers_and_consumers() -> None:
     assert repr(_wired(consumer)) == (
         "Producer(consumers=[Consumer('metrics', handlers=['another', 'on_trained'])])"
     )
+
+
+def test_an_async_handler_is_refused_at_registration() -> None:
+    consumer = Consumer()
+
+    async def on_trained(event: Trained) -> None: ...
+
+    with pytest.raises(TypeError, match=r"on_trained is async, but Consumer delivers messages "
+                       r"synchronously and would never await it"):
+        consumer.handler(on_trained)
+    assert consumer.registrations == ()
+
+
+def test_isolated_routes_wrap_the_handlers_they_deliver_to() -> None:
+    consumer = Consumer(isolate=True)
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None: ...
+
+    (route,) = consumer.routes(Trained)
+
+    assert route is not on_trained
+    assert route.__wrapped__ is on_trained  # type: ignore[attr-defined]

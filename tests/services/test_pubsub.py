@@ -558,3 +558,13 @@ def test_reprs_name_the_topics_and_subscribers() -> None:
     assert repr(_wired(subscriber)) == (
         "Publisher(subscribers=[Subscriber('metrics', topics=['loss'])])"
     )
+
+
+def test_an_async_handler_is_refused_at_subscription() -> None:
+    subscriber = Subscriber()
+
+    async def on_loss(value: float) -> None: ...
+
+    with pytest.raises(TypeError, match=r"on_loss is async, but Subscriber delivers"):
+        subscriber.subscribe("loss")(on_loss)
+    assert subscriber.registrations == ()
