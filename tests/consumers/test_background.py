@@ -658,3 +658,17 @@ def test_a_forked_child_dispatching_through_an_inherited_background_fails_clearl
     assert child.startswith("child: cannot dispatch through Background(")
     assert "it was made by the parent process" in child
     assert parent == "parent: [1, 3]"
+
+
+def test_after_close_no_thread_counts_as_the_worker() -> None:
+    seen: list[int] = []
+    background = Background(_collecting(seen))
+    background.submit(1)
+    worker = background._thread
+    background.close()
+
+    assert worker is not None
+    assert not worker.is_alive()
+    assert background._worker is None  # a new thread with the same ident is no worker
+    with pytest.raises(RuntimeError, match="closed"):
+        background.submit(2)

@@ -198,17 +198,25 @@ class Background:
 
     def _work(self) -> None:
         self._worker = threading.get_ident()
-        while True:
-            message = self._queue.get()
-            try:
-                if message is _STOP:
-                    return
-                self._deliver(message)
-            except BaseException as error:  # handed to the producing thread
-                _note(error, f"raised on the worker thread of {self!r}")
-                self._errors.append(error)
-            finally:
-                self._queue.task_done()
+        try:
+            while self._take():
+                pass
+        finally:
+            self._worker = None  # a later thread may get the same ident
+
+    def _take(self) -> bool:
+        """Deliver the next queued event; ``False`` once told to stop."""
+        message = self._queue.get()
+        try:
+            if message is _STOP:
+                return False
+            self._deliver(message)
+        except BaseException as error:  # handed to the producing thread
+            _note(error, f"raised on the worker thread of {self!r}")
+            self._errors.append(error)
+        finally:
+            self._queue.task_done()
+        return True
 
     def _deliver(self, message: Any) -> None:
         for handler in self.consumer.routes(type(message)):
