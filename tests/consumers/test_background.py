@@ -664,11 +664,10 @@ def test_after_close_no_thread_counts_as_the_worker() -> None:
     seen: list[int] = []
     background = Background(_collecting(seen))
     background.submit(1)
-    worker = background._thread
+    worker = background._worker
     background.close()
 
     assert worker is not None
-    assert not worker.is_alive()
-    assert background._worker is None  # a new thread with the same ident is no worker
+    assert worker.ident is None  # a new thread with the same ident is not the worker
     with pytest.raises(RuntimeError, match="closed"):
         background.submit(2)

@@ -3,73 +3,21 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
-import queue
-import sys
 import threading
-import weakref
-from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from torchsystem.consumers._lifecycle import drain_at_exit, track
+from torchsystem.consumers._worker import Worker
 from torchsystem.services import Routable
 from torchsystem.services._delivery import Listeners, RouteCache, Routes, one_line
 
 __all__ = ["Background"]
 
 logger = logging.getLogger("torchsystem.consumers")
-_STOP = object()
-
-
-class _Process:
-    """What the interpreter's exit and ``fork`` need to know about every ``Background``:
-    the instances alive in this process, and whether one failed while draining at exit.
-    Process-wide by nature, like ``atexit`` itself."""
-
-    def __init__(self) -> None:
-        self.instances: weakref.WeakSet[Background] = weakref.WeakSet()
-        self.failed_at_exit = False
-
-    def forked(self) -> None:
-        """In a forked child: every inherited ``Background`` belongs to the parent."""
-        for background in list(self.instances):
-            background._forked = True
-        self.failed_at_exit = False
-
-    def exit_status(self) -> None:
-        """The last exit handler (registered first): a failure while draining at exit
-        makes the process exit with status 1 instead of 0."""
-        if self.failed_at_exit:
-            logging.shutdown()
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(AttributeError, OSError, ValueError):
-                    stream.flush()
-            os._exit(1)
-
-
-_PROCESS = _Process()
-atexit.register(_PROCESS.exit_status)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_PROCESS.forked)
-
-
-def _close_at_exit(reference: weakref.ReferenceType[Background]) -> None:
-    background = reference()
-    if background is None or background._forked:
-        return
-    try:
-        background.close(background.exit_timeout)
-    except BaseException as error:  # the program has ended: report it, exit with status 1
-        _PROCESS.failed_at_exit = True
-        logger.critical(
-            "%r failed while delivering its last events at interpreter exit (%s); events may "
-            "be lost and the process exits with status 1. Call close() (or use `with "
-            "Background(...)`) before the program ends to handle failures yourself.",
-            background, one_line(error), exc_info=error,
-        )
 
 
 class Background:
@@ -128,17 +76,15 @@ class Background:
         self.consumer = consumer
         self.name = name if name is not None else f"background-{getattr(consumer, 'name', None)}"
         self.exit_timeout = exit_timeout
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
-        self._errors: deque[BaseException] = deque()
+        self._maxsize = maxsize
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._worker: int | None = None
-        self._closed = self._stopping = self._finished = self._forked = False
+        self._worker: Worker | None = None  # started by the first event
+        self._closed = self._finished = self._forked = False
         self._at_exit: Callable[[], None] | None = None
         self._routes: dict[type, Routes] = {}
         self._listeners = Listeners()
         consumer.watch(self)
-        _PROCESS.instances.add(self)
+        track(self)
 
     @property
     def closed(self) -> bool:
@@ -176,56 +122,31 @@ class Background:
             RuntimeError: the background consumer is closed, or was made in another
                 process (this one is a forked child).
         """
-        if threading.get_ident() == self._worker:
+        worker = self._worker
+        if worker is not None and threading.get_ident() == worker.ident:
             self._deliver(message)
             return
         self._check_process("dispatch through")
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self!r} is closed; create a new one to deliver more events")
-            if self._thread is None:
-                self._start()
-            self._queue.put(message)
-        if self._errors:
+            if self._worker is None:
+                self._worker = Worker(self, self._deliver, self._maxsize)
+                self._at_exit = drain_at_exit(self)
+            self._worker.put(message)
+        if self._worker.errors:
             self._raise_pending()
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
-        self._thread.start()
-        reference = weakref.ref(self)
-        self._at_exit = lambda: _close_at_exit(reference)
-        atexit.register(self._at_exit)
-
-    def _work(self) -> None:
-        self._worker = threading.get_ident()
-        try:
-            while self._take():
-                pass
-        finally:
-            self._worker = None  # a later thread may get the same ident
-
-    def _take(self) -> bool:
-        """Deliver the next queued event; ``False`` once told to stop."""
-        message = self._queue.get()
-        try:
-            if message is _STOP:
-                return False
-            self._deliver(message)
-        except BaseException as error:  # handed to the producing thread
-            _note(error, f"raised on the worker thread of {self!r}")
-            self._errors.append(error)
-        finally:
-            self._queue.task_done()
-        return True
 
     def _deliver(self, message: Any) -> None:
         for handler in self.consumer.routes(type(message)):
             handler(message)
 
     def _raise_pending(self) -> None:
-        first = self._errors.popleft()
-        while self._errors:
-            later = self._errors.popleft()
+        assert self._worker is not None, "failures come from the worker"
+        errors = self._worker.errors
+        first = errors.popleft()
+        while errors:
+            later = errors.popleft()
             logger.error("%r: a later background failure: %s", self, one_line(later),
                          exc_info=later)
         raise first
@@ -238,10 +159,10 @@ class Background:
                 would wait for itself, or in a forked child.
         """
         self._check_caller("flush")
-        if self._thread is not None:
-            self._queue.join()
-        if self._errors:
-            self._raise_pending()
+        if self._worker is not None:
+            self._worker.flush()
+            if self._worker.errors:
+                self._raise_pending()
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued, stop the worker, close ``consumer``; re-raise a failure.
@@ -255,21 +176,16 @@ class Background:
             RuntimeError: called from the worker or in a forked child.
         """
         self._check_caller("close")
-        with self._lock:
+        with self._lock:  # submit queues under the same lock: no event after the stop
             self._closed = True
-            thread = self._thread
-            if thread is not None and not self._stopping:
-                try:  # after every accepted event: submit queues under the same lock
-                    self._queue.put(_STOP, timeout=timeout)
-                except queue.Full:
-                    raise self._timeout(timeout) from None
-                self._stopping = True
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise self._timeout(timeout)
+            worker = self._worker
+        if worker is not None and not worker.stop(timeout):
+            raise TimeoutError(
+                f"{self!r} did not deliver its events within {timeout} s ({worker.pending()} "
+                "still queued); the worker goes on, close() again to wait"
+            )
         self._finish()
-        if self._errors:
+        if worker is not None and worker.errors:
             self._raise_pending()
 
     def _finish(self) -> None:
@@ -283,14 +199,8 @@ class Background:
         if callable(close):
             close()
 
-    def _timeout(self, timeout: float | None) -> TimeoutError:
-        return TimeoutError(
-            f"{self!r} did not deliver its events within {timeout} s "
-            f"({self._queue.qsize()} still queued); the worker goes on, close() again to wait"
-        )
-
     def _check_caller(self, action: str) -> None:
-        if threading.get_ident() == self._worker:
+        if self._worker is not None and threading.get_ident() == self._worker.ident:
             raise RuntimeError(
                 f"{action}() of {self!r} was called on its own worker (by a handler of the "
                 "wrapped consumer), where it would wait for itself; call it from the thread "
@@ -317,10 +227,3 @@ class Background:
 
     def __repr__(self) -> str:
         return f"Background({self.consumer!r})"
-
-
-def _note(error: BaseException, text: str) -> None:
-    """Add ``text`` to the exception's notes once (printed with its traceback from 3.11)."""
-    notes = getattr(error, "__notes__", None) or []
-    if text not in notes:
-        error.__notes__ = [*notes, text]  # type: ignore[attr-defined]
