@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from torchsystem.domain._owner import describe, note, reference
 from torchsystem.domain.handlers import Handler, Handlers, HandlerSpec, takes_event
 
 __all__ = ["Event", "Events", "Handlers"]
@@ -35,31 +35,6 @@ def _restore(
 
 def _ignore(event: Any) -> None:
     return None
-
-
-def _reference(owner: object) -> Callable[[], Any]:
-    """A weak reference to ``owner`` where it allows one, else a strong one."""
-    try:
-        return weakref.ref(owner)
-    except TypeError:
-        return lambda: owner
-
-
-def _describe(owner: object) -> str:
-    if owner is None:
-        return "an Events queue"
-    try:
-        identity = f" (id {owner.id!r})"  # type: ignore[attr-defined]
-    except Exception:
-        identity = ""
-    return f"the domain events of {type(owner).__qualname__}{identity}"
-
-
-def _note(error: BaseException, text: str) -> None:
-    """Add ``text`` to the exception's notes once (printed with the traceback from 3.11)."""
-    notes = getattr(error, "__notes__", None) or []
-    if text not in notes:  # __notes__ is what add_note (3.11) fills and tracebacks print
-        error.__notes__ = [*notes, text]  # type: ignore[attr-defined]
 
 
 class Events:
@@ -92,7 +67,7 @@ class Events:
         self, handlers: Mapping[type, HandlerSpec] | None = None, *, owner: object = None
     ) -> None:
         self._queue: deque[Any] = deque()
-        self._owner = _reference(owner)
+        self._owner = reference(owner)
         self._routes: dict[type, Deliver] = {}
         self._class_routes: dict[type, Deliver] = {}
         self._arity: dict[Any, bool] = {}
@@ -208,12 +183,12 @@ class Events:
                 error = event()
             except TypeError as failure:
                 raise TypeError(
-                    f"{event.__qualname__} was enqueued as a class on {_describe(self.owner)}, "
+                    f"{event.__qualname__} was enqueued as a class on {describe(self.owner)}, "
                     f"but it cannot be made without arguments ({failure}); enqueue an instance"
                 ) from failure
         name = type(error).__qualname__
-        _note(error, (
-            f"{name} was enqueued on {_describe(self.owner)} and raised by commit(): no "
+        note(error, (
+            f"{name} was enqueued on {describe(self.owner)} and raised by commit(): no "
             f"handler is registered for it; set events.handlers[{name}] to handle it"
         ))
         raise error
