@@ -526,15 +526,30 @@ def test_an_unhandled_exception_class_says_whose_events_raised_it() -> None:
     events = Events(owner=owner)
     events.enqueue(ValueError)
 
-    with pytest.raises(ValueError, match=r"domain events of Owner \(id 'model-7'\)") as raised:
+    with pytest.raises(ValueError, match=r"^enqueued on the domain events of Owner") as raised:
         events.commit()
 
-    assert str(raised.value) == ""
-    assert raised.value.__notes__ == [
-        "ValueError was enqueued on the domain events of Owner (id 'model-7') and raised by "
-        "commit(): no handler is registered for it; set events.handlers[ValueError] to handle it"
-    ]
+    assert str(raised.value) == (
+        "enqueued on the domain events of Owner (id 'model-7') and raised by commit(): no "
+        "handler is registered for ValueError; set events.handlers[ValueError] to handle it"
+    )
+    assert not hasattr(raised.value, "__notes__")
     assert events.owner is owner
+
+
+def test_an_unhandled_stop_iteration_class_keeps_its_value_and_gets_a_note() -> None:
+    events = Events(owner=Owner())  # gone at once: no owner to name
+    events.enqueue(StopIteration)
+
+    with pytest.raises(StopIteration) as raised:
+        events.commit()
+
+    assert raised.value.value is None
+    assert raised.value.args == ()
+    assert raised.value.__notes__ == [
+        "enqueued on an Events queue and raised by commit(): no handler is registered for "
+        "StopIteration; set events.handlers[StopIteration] to handle it"
+    ]
 
 
 def test_an_unhandled_exception_instance_gets_the_note_once() -> None:
@@ -543,14 +558,30 @@ def test_an_unhandled_exception_instance_gets_the_note_once() -> None:
 
     for _ in range(2):
         events.enqueue(error)
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(DomainError, match=r"^diverged\n") as raised:
             events.commit()
         assert raised.value is error
 
+    assert error.args == ("diverged",)
     assert error.__notes__ == [
-        "DomainError was enqueued on an Events queue and raised by commit(): no handler is "
-        "registered for it; set events.handlers[DomainError] to handle it"
+        "enqueued on an Events queue and raised by commit(): no handler is registered for "
+        "DomainError; set events.handlers[DomainError] to handle it"
     ]
+
+
+def test_an_exception_class_without_a_message_parameter_gets_a_note() -> None:
+    class Silent(Exception):
+        def __init__(self) -> None:
+            super().__init__()
+
+    events = Events(owner=Owner)  # a class is an owner like any other object
+    events.enqueue(Silent)
+
+    with pytest.raises(Silent) as raised:
+        events.commit()
+
+    assert raised.value.args == ()
+    assert raised.value.__notes__[0].startswith("enqueued on the domain events of type ")
 
 
 def test_an_owner_without_an_id_is_named_by_its_class() -> None:
@@ -567,20 +598,20 @@ def test_an_owner_without_an_id_is_named_by_its_class() -> None:
         events.commit()
 
     assert raised.value.__notes__[0].startswith(
-        "KeyError was enqueued on the domain events of "
+        "enqueued on the domain events of "
         "test_an_owner_without_an_id_is_named_by_its_class.<locals>.Nameless and raised"
     )
 
 
 def test_an_exception_class_that_needs_arguments_is_reported_clearly() -> None:
-    class NeedsReason(Exception):
-        def __init__(self, reason: str) -> None:
-            super().__init__(reason)
+    class NeedsTwo(Exception):
+        def __init__(self, reason: str, code: int) -> None:
+            super().__init__(reason, code)
 
     events = Events()
-    events.enqueue(NeedsReason)
+    events.enqueue(NeedsTwo)
 
-    with pytest.raises(TypeError, match=r"NeedsReason was enqueued as a class on an Events queue, "
+    with pytest.raises(TypeError, match=r"NeedsTwo was enqueued on an Events queue as a class, "
                        r"but it cannot be made without arguments .*; enqueue an instance"):
         events.commit()
 
@@ -668,6 +699,7 @@ def test_handle_raises_an_unhandled_exception() -> None:
         events.handle(StopIteration)
 
     assert "Owner (id 'model-7')" in raised.value.__notes__[0]
+    assert raised.value.args == ()
 
 
 def test_handlers_replaced_by_an_empty_mapping_after_a_commit_forget_the_old_routes() -> None:

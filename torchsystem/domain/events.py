@@ -37,6 +37,23 @@ def _ignore(event: Any) -> None:
     return None
 
 
+def _made(cls: type[BaseException], message: str) -> BaseException:
+    """An instance of an exception class that was enqueued, with ``message`` when it takes
+    one (never for ``StopIteration``, whose first argument is its value)."""
+    if not issubclass(cls, StopIteration):
+        try:
+            return cls(message)
+        except TypeError:
+            pass
+    try:
+        return cls()
+    except TypeError as failure:
+        raise TypeError(
+            f"{cls.__qualname__} was {message.split(' and raised')[0]} as a class, but it "
+            f"cannot be made without arguments ({failure}); enqueue an instance"
+        ) from failure
+
+
 class Events:
     """A FIFO queue of domain events and the handlers that receive them on ``commit``.
 
@@ -176,21 +193,17 @@ class Events:
         return self._raise if issubclass(cls, BaseException) else _ignore
 
     def _raise(self, event: Any) -> None:
-        """Raise an exception nobody handles, with a note saying whose events raised it."""
-        error = event
-        if isinstance(event, type):
-            try:
-                error = event()
-            except TypeError as failure:
-                raise TypeError(
-                    f"{event.__qualname__} was enqueued as a class on {describe(self.owner)}, "
-                    f"but it cannot be made without arguments ({failure}); enqueue an instance"
-                ) from failure
-        name = type(error).__qualname__
-        note(error, (
-            f"{name} was enqueued on {describe(self.owner)} and raised by commit(): no "
-            f"handler is registered for it; set events.handlers[{name}] to handle it"
-        ))
+        """Raise an exception nobody handles, saying whose events raised it: as the message
+        of one made from a class (a ``StopIteration`` stays without one), else as a note."""
+        cls = event if isinstance(event, type) else type(event)
+        text = (
+            f"enqueued on {describe(self.owner)} and raised by commit(): no handler is "
+            f"registered for {cls.__qualname__}; set events.handlers[{cls.__qualname__}] "
+            "to handle it"
+        )
+        error = _made(event, text) if isinstance(event, type) else event
+        if text not in error.args:
+            note(error, text)
         raise error
 
     def _deliverer(self, value: HandlerSpec) -> Deliver:
