@@ -1,4 +1,4 @@
-"""Domain events: ``Event`` and the ``Events`` queue (DESIGN.md, `domain`)."""
+"""Domain events: ``Event`` and the ``Events`` queue."""
 
 import copy
 import inspect

@@ -199,7 +199,7 @@ def test_getmetadata_of_unregistered_objects() -> None:
     assert getmetadata(relu) == {"name": "ReLU", "hash": "abc"}
 
 
-def test_seed_readme_classifier_id_is_the_hash_of_its_network() -> None:
+def test_the_torchsystem_1_3_readme_classifier_id_is_the_hash_of_its_network() -> None:
     from torchsystem.domain import Aggregate
 
     class Classifier(Aggregate):

@@ -1,4 +1,4 @@
-"""Producer/consumer messaging and ``event`` (DESIGN.md, `services`)."""
+"""Producer/consumer messaging and ``event``."""
 
 import dataclasses
 import inspect
@@ -353,7 +353,8 @@ def test_handler_with_unresolvable_annotation_is_rejected_at_registration() -> N
     def on_event(event: "UndefinedEvent") -> None:  # type: ignore[name-defined]  # noqa: F821
         pass
 
-    with pytest.raises(TypeError, match="on_event"):
+    with pytest.raises(TypeError, match=r"cannot resolve the annotation 'UndefinedEvent' of "
+                       r"'event' in .*on_event; make the class importable"):
         consumer.handler(on_event)
 
 
@@ -1215,3 +1216,66 @@ def test_isolated_routes_wrap_the_handlers_they_deliver_to() -> None:
 
     assert route is not on_trained
     assert route.__wrapped__ is on_trained  # type: ignore[attr-defined]
+
+
+def test_register_refuses_an_annotation_that_names_no_class() -> None:
+    consumer = Consumer()
+
+    with pytest.raises(TypeError, match=r"cannot register .*append: typing.Any is not an event "
+                       r"class or a union of classes"):
+        consumer.register(Any, [].append)
+    with pytest.raises(TypeError, match=r"'Trained' is not an event class"):
+        consumer.register("Trained", [].append)
+    assert consumer.registrations == ()
+
+
+def test_a_handler_without_a_readable_signature_is_refused() -> None:
+    class Opaque:
+        __signature__ = "unreadable"
+
+        def __call__(self, event: Trained) -> None: ...
+
+    with pytest.raises(TypeError, match=r"cannot read the signature of .*Opaque"):
+        Consumer().handler(Opaque())
+
+
+def test_a_new_consumer_has_no_handlers() -> None:
+    consumer = Consumer()
+
+    assert dict(consumer.handlers) == {}
+    assert consumer.routes(Trained) == ()
+
+
+def test_routes_are_computed_once_per_class() -> None:
+    consumer = Consumer(isolate=True)
+    consumer.register(Trained, [].append)
+    producer = _wired(consumer)
+
+    assert consumer.routes(Trained) is consumer.routes(Trained)
+    assert producer.routes(Trained) is producer.routes(Trained)
+
+
+def test_the_only_consumer_can_be_removed() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    consumer.register(Trained, received.append)
+    producer = _wired(consumer)
+
+    producer.remove(consumer)
+    producer.dispatch(Trained(1.0))
+
+    assert received == []
+    assert producer.consumers == ()
+
+
+def test_the_modules_export_their_public_names() -> None:
+    from torchsystem.services import _delivery, _event, _registration, prodcon, pubsub, service
+
+    assert prodcon.__all__ == ["Consumer", "Depends", "Producer", "Registration", "event"]
+    assert pubsub.__all__ == ["Depends", "Publisher", "Subscriber"]
+    assert service.__all__ == ["HandlerNotFoundError", "Service", "kebab_case"]
+    assert _registration.__all__ == ["Registration", "Registrations"]
+    assert _event.__all__ == ["event"]
+    assert _delivery.__all__ == [
+        "Listeners", "RouteCache", "Routable", "Routes", "isolated", "one_line", "reject_async",
+    ]

@@ -1,4 +1,4 @@
-"""Publisher/subscriber messaging by topic (DESIGN.md, `services`)."""
+"""Publisher/subscriber messaging by topic."""
 
 import inspect
 import logging
@@ -568,3 +568,47 @@ def test_an_async_handler_is_refused_at_subscription() -> None:
     with pytest.raises(TypeError, match=r"on_loss is async, but Subscriber delivers"):
         subscriber.subscribe("loss")(on_loss)
     assert subscriber.registrations == ()
+
+
+def test_subscribe_needs_a_topic() -> None:
+    with pytest.raises(TypeError, match=r"subscribe\(\) needs at least one topic"):
+        Subscriber().subscribe()
+
+
+def test_publishing_with_no_subscriber_does_nothing() -> None:
+    publisher = Publisher()
+
+    publisher.publish(0.5, "loss")
+
+    assert publisher.routes("loss") == ()
+
+
+def test_a_subscriber_registered_after_a_publish_receives_later_messages() -> None:
+    received: list[Any] = []
+    subscriber = Subscriber()
+    subscriber.register("loss", received.append)
+    publisher = Publisher()
+    publisher.publish(0.1, "loss")
+
+    publisher.register(subscriber)
+    publisher.publish(0.2, "loss")
+
+    assert received == [0.2]
+
+
+def test_subscribed_routes_stay_cached_until_many_unsubscribed_topics_were_seen() -> None:
+    subscriber = Subscriber()
+    subscriber.register("loss", [].append)
+    publisher = _wired(subscriber)
+    route = publisher.routes("loss")
+
+    for topic in range(1000):  # fewer than the bound: nothing is forgotten
+        publisher.publish(0.5, topic)
+    assert publisher.routes("loss") is route
+
+    for topic in range(1000, 1100):  # past the bound: the cache starts afresh, once
+        publisher.publish(0.5, topic)
+    route = publisher.routes("loss")
+    for topic in range(1100, 1200):
+        publisher.publish(0.5, topic)
+    assert publisher.routes("loss") is route
