@@ -340,3 +340,20 @@ def test_the_unencodable_error_pickles_and_copies() -> None:
         assert (copied.path, copied.value, copied.reason, copied.registrable) == (
             "x[0]", "value", "a thing has no JSON encoding", True,
         )
+
+
+def test_none_booleans_and_text_subclasses_have_their_json_encodings() -> None:
+    class Tag(str):
+        pass
+
+    point = make_point()
+
+    assert gethash(point(None, True)) == hashlib.md5(b'Point{"x":null,"y":true}').hexdigest()
+    assert gethash(point(False, Tag("t"))) == hashlib.md5(b'Point{"x":false,"y":"t"}').hexdigest()
+    assert type(getmetadata(point(Tag("t")))["arguments"]["x"]) is str
+
+
+def test_the_canonical_module_exports_its_names() -> None:
+    from torchsystem.registry import _canonical
+
+    assert _canonical.__all__ == ["UnencodableError", "canonical", "dumps"]

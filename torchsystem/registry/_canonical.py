@@ -3,8 +3,8 @@
 Encodings: ``None``, ``bool``, ``int``, ``str`` and ``float`` as JSON (``nan``, ``inf`` and
 ``-inf`` as the tokens ``NaN``, ``Infinity`` and ``-Infinity``, which Python's ``json``
 reads back); other integers (``numbers.Integral``, such as ``numpy.int64``) as ``int``,
-other real numbers (``numbers.Real``, such as ``numpy.float32``) as ``float``, and any
-other NumPy scalar as its ``item()``; lists and tuples (subclasses included) as lists;
+other real numbers (``numbers.Real``: ``float`` subclasses, ``numpy.float32``) as
+``float``, and any other NumPy scalar as its ``item()``; lists and tuples (subclasses included) as lists;
 sets and frozensets as lists sorted by their encoding; dicts with string keys, sorted;
 ``enum.Enum`` as its value; ``pathlib`` paths as POSIX strings; ``torch.dtype`` and
 ``torch.device`` as ``str()``; a class or a named function as ``module.qualname``.
@@ -55,7 +55,7 @@ def canonical(value: Any, path: str, _inside: frozenset[int] = frozenset()) -> A
     Raises:
         UnencodableError: ``value``, or something inside it, cannot be encoded.
     """
-    if value is None or type(value) in (bool, int, str):
+    if value is None or type(value) in (bool, int, str, float):
         return value
     if isinstance(value, enum.Enum):
         return canonical(value.value, path, _inside)
@@ -78,8 +78,6 @@ def _container(value: Any, path: str, inside: frozenset[int]) -> Any:
 def _scalar(value: Any, path: str) -> Any:
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, float):
-        return float(value)
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
