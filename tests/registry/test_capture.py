@@ -429,3 +429,63 @@ def test_a_self_referencing_argument_is_recorded_and_refused_by_the_hash_only() 
     with pytest.raises(TypeError, match=r"argument 'x\[1\]' of Point cannot be hashed: "
                        r"the list contains itself"):
         gethash(recorded)
+
+
+def test_a_tuple_subclass_without_make_is_kept_as_a_tuple_and_sets_as_sets() -> None:
+    class Pair(tuple[int, ...]):
+        pass
+
+    class Tags(frozenset[str]):
+        pass
+
+    point = register(make_point())
+    recorded = getarguments(point(Pair((1, 2)), [frozenset({"a"}), Tags({"b"}), {"c"}]))
+
+    assert (type(recorded["x"]), recorded["x"]) == (tuple, (1, 2))
+    plain, tags, mutable = recorded["y"]
+    assert (type(plain), type(tags), type(mutable)) == (frozenset, Tags, set)
+    assert (plain, tags, mutable) == ({"a"}, {"b"}, {"c"})
+
+
+def test_a_set_that_refuses_a_copy_is_kept_as_a_set() -> None:
+    class Fixed(set[str]):
+        def __reduce_ex__(self, protocol: Any) -> Any:
+            raise TypeError("no copies")
+
+    point = register(make_point())
+    tags = Fixed({"a"})
+    recorded = point(tags)
+    tags.add("b")
+
+    assert (type(getarguments(recorded)["x"]), getarguments(recorded)["x"]) == (set, {"a"})
+
+
+def test_a_registered_subclass_keeps_the_init_subclass_of_its_own_bases() -> None:
+    seen: list[str] = []
+
+    class Plugin:
+        def __init_subclass__(cls, /, **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+            seen.append(cls.__name__)
+
+    @register
+    class Model(Plugin):
+        def __init__(self, width: int) -> None:
+            pass
+
+    class Wide(Model):
+        def __init__(self, width: int, factor: int) -> None:
+            super().__init__(width * factor)
+
+    assert seen == ["Model", "Wide"]
+    assert getarguments(Wide(2, 3)) == {"width": 2, "factor": 3}
+
+
+def test_registering_again_does_not_stack_subclass_hooks() -> None:
+    point = register(make_point())
+    hook = point.__dict__["__init_subclass__"]
+
+    register(point)
+    register("renamed")(point)
+
+    assert point.__dict__["__init_subclass__"] is hook

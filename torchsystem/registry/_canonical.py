@@ -4,11 +4,11 @@ Encodings: ``None``, ``bool``, ``int``, ``str`` and ``float`` as JSON (``nan``, 
 ``-inf`` as the tokens ``NaN``, ``Infinity`` and ``-Infinity``, which Python's ``json``
 reads back); other integers (``numbers.Integral``, such as ``numpy.int64``) as ``int``,
 other real numbers (``numbers.Real``: ``float`` subclasses, ``numpy.float32``) as
-``float``, and any other NumPy scalar as its ``item()``; lists and tuples (subclasses included) as lists;
-sets and frozensets as lists sorted by their encoding; dicts with string keys, sorted;
-``enum.Enum`` as its value; ``pathlib`` paths as POSIX strings; ``torch.dtype`` and
-``torch.device`` as ``str()``; a class or a named function as ``module.qualname``.
-Anything else, and a container that contains itself, is refused.
+``float``, and any other NumPy scalar as its ``item()``; lists and tuples (subclasses
+included) as lists; sets and frozensets as lists sorted by their encoding; dicts with
+string keys, sorted; ``enum.Enum`` as its value; ``pathlib`` paths as POSIX strings;
+``torch.dtype`` and ``torch.device`` as ``str()``; a class or a named function as
+``module.qualname``. Anything else, and a container that contains itself, is refused.
 """
 
 from __future__ import annotations

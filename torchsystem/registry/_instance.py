@@ -53,7 +53,7 @@ def nest(value: Any, memo: dict[int, Any] | None = None) -> Any:
             return name_of(value)
         return {"name": name_of(value), "arguments": nest(arguments, memo)}
     if isinstance(value, (list, dict)):
-        copied = _shallow(value)
+        copied = _shallow(value, dict if isinstance(value, dict) else list)
         memo[id(value)] = copied
         pairs = list(value.items() if isinstance(value, dict) else enumerate(value))
         for key, item in pairs:
@@ -62,23 +62,20 @@ def nest(value: Any, memo: dict[int, Any] | None = None) -> Any:
     if isinstance(value, tuple):
         items = [nest(item, memo) for item in value]
         make = getattr(type(value), "_make", None)  # a namedtuple keeps its type
-        return tuple(items) if type(value) is tuple or make is None else make(items)
-    if isinstance(value, (set, frozenset)):
-        return value if type(value) is frozenset else _shallow(value)
+        return tuple(items) if make is None else make(items)
+    if isinstance(value, frozenset):
+        return value if type(value) is frozenset else _shallow(value, frozenset)
+    if isinstance(value, set):
+        return _shallow(value, set)
     return value
 
 
 _MISSING = object()
 
 
-def _shallow(value: Any) -> Any:
-    """A shallow copy of the same type, or of its plain base when that type refuses."""
-    if type(value) in (list, dict, set):
-        return type(value)(value)
+def _shallow(value: Any, base: type) -> Any:
+    """A shallow copy of the same type, or a ``base`` when that type refuses a copy."""
     try:
         return copy.copy(value)
     except Exception:
-        for base in (dict, list, set):
-            if isinstance(value, base):
-                return base(value)
-        raise
+        return base(value)
