@@ -489,3 +489,49 @@ def test_registering_again_does_not_stack_subclass_hooks() -> None:
     register("renamed")(point)
 
     assert point.__dict__["__init_subclass__"] is hook
+
+
+def test_a_subclass_without_a_base_excluded_parameter_is_still_captured() -> None:
+    class Block:
+        def __init__(self, width: int, activation: Any = None) -> None:
+            pass
+
+    register(Block, excluded_kwargs={"activation"})
+
+    class Narrow(Block):
+        def __init__(self, size: int) -> None:
+            super().__init__(size * 2)
+
+    assert getarguments(Narrow(3)) == {"size": 3}
+
+
+def test_a_subclass_without_its_own_init_is_left_as_it_is() -> None:
+    class Same(Backbone):
+        pass
+
+    assert "__init__" not in Same.__dict__
+    assert getarguments(Same(4)) == {"width": 4, "depth": 2}
+
+
+def test_a_call_the_signature_cannot_bind_is_reported() -> None:
+    import inspect
+
+    def loose(self: Any, *args: Any) -> None:
+        pass
+
+    loose.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    )
+    point = register(type("Loose", (), {"__init__": loose}))
+
+    with pytest.raises(TypeError, match=r"cannot record the arguments of .*Loose: too many "
+                       r"positional arguments"):
+        point(1, 2)
+    assert getarguments(point(1)) == {"x": 1}
+
+
+def test_only_modules_are_added_to_the_torch_safe_globals() -> None:
+    plain = register(make_point())
+
+    assert plain not in torch.serialization.get_safe_globals()

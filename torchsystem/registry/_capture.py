@@ -90,12 +90,10 @@ def _capture_subclass(subclass: type) -> None:
     cannot be read keeps its base's record."""
     if "__init__" not in subclass.__dict__ or registered_options(subclass) is not None:
         return
-    bases = [b for b in subclass.__mro__[1:] if registered_options(b) is not None]
-    options = registered_options(bases[0]) if bases else None
-    if options is None:
-        return
+    # the hook runs only for descendants of a registered class: the nearest one is found
+    options = next(filter(None, map(registered_options, subclass.__mro__[1:])))
     left_out = set(options.excluded_kwargs)
-    for index, parameter in enumerate(init_parameters(bases[0])):
+    for index, parameter in enumerate(init_parameters(options.owner)):
         if index in options.excluded_args:
             left_out.add(parameter.name)
     try:
@@ -104,7 +102,7 @@ def _capture_subclass(subclass: type) -> None:
             left_out &= {p.name for p in parameters}
         _capture(subclass, None, None, left_out)
     except (TypeError, ValueError):
-        return
+        pass
 
 
 def ensure_class(candidate: object) -> None:
