@@ -230,3 +230,17 @@ def test_the_lookup_error_pickles_and_copies() -> None:
         assert type(copied) is NotRegisteredError
         assert str(copied) == "no class registered as 'x'"
     assert str(NotRegisteredError()) == ""
+
+
+def test_registry_register_refuses_two_names_and_non_classes() -> None:
+    models = Registry[Any]()
+
+    with pytest.raises(TypeError, match=r"register got two names, 'a' and name='b'; pass one"):
+        models.register("a", name="b")
+    with pytest.raises(TypeError, match=r"register expects a class, got 42"):
+        models.register(42)  # type: ignore[call-overload]
+    assert models.keys() == []
+
+
+def test_annotation_name_of_a_type_variable_is_written_as_python_does() -> None:
+    assert annotation_name(typing.TypeVar("T")) == "~T"
