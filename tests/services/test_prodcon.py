@@ -117,10 +117,22 @@ def test_event_instances_pickle_copy_and_are_weakly_referenceable(instance: Any)
 
 
 def test_event_keeps_slots_unless_told_otherwise() -> None:
-    assert not hasattr(Slotted(1.0), "__dict__")
+    import weakref
+
+    @event(frozen=True)
+    class Local:
+        loss: float
+
+    slotted = Slotted(1.0)
+    reference = weakref.ref(slotted)
+
+    assert not hasattr(slotted, "__dict__")
     assert Slotted.__slots__ == ("loss", "__weakref__")
+    assert slotted.__weakref__ is reference
+    assert Derived.__slots__ == ("loss",)  # its base already gives __dict__ and weak references
     assert hasattr(Unslotted(1.0), "__dict__")
-    assert Slotted.__qualname__ == "Slotted"
+    assert Local.__qualname__ == "test_event_keeps_slots_unless_told_otherwise.<locals>.Local"
+    assert Local(0.5).__weakref__ is None
 
 
 def test_an_event_is_mutable_unless_frozen() -> None:
