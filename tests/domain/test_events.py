@@ -913,6 +913,8 @@ def test_enqueue_is_the_queue_append_itself_also_after_a_new_queue() -> None:
 
 
 def test_the_module_exports_its_public_names() -> None:
+    import torchsystem.domain._owner as owner
     import torchsystem.domain.events as module
 
     assert module.__all__ == ["Event", "Events", "Handlers"]
+    assert owner.__all__ == ["describe", "note", "reference"]
