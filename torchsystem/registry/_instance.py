@@ -41,7 +41,7 @@ def nest(value: Any, memo: dict[int, Any] | None = None) -> Any:
     shallow copy can), so later changes by the caller never reach the record. A container
     that holds itself is copied as a cycle.
 
-    Other values are shared, not copied.
+    Other values (frozensets included: they cannot change) are shared, not copied.
     """
     memo = {} if memo is None else memo
     found = memo.get(id(value), _MISSING)
@@ -63,9 +63,7 @@ def nest(value: Any, memo: dict[int, Any] | None = None) -> Any:
         items = [nest(item, memo) for item in value]
         make = getattr(type(value), "_make", None)  # a namedtuple keeps its type
         return tuple(items) if make is None else make(items)
-    if isinstance(value, frozenset):
-        return value if type(value) is frozenset else _shallow(value, frozenset)
-    if isinstance(value, set):
+    if isinstance(value, set):  # a frozenset is kept: it cannot change
         return _shallow(value, set)
     return value
 
