@@ -65,7 +65,15 @@ def test_importing_the_registry_does_not_load_torch() -> None:
 
 
 def test_the_private_modules_declare_their_names() -> None:
-    from torchsystem.registry import _canonical, _capture, _inherit, _instance, _options, accessors
+    from torchsystem.registry import (
+        _canonical,
+        _capture,
+        _inherit,
+        _instance,
+        _options,
+        accessors,
+        catalog,
+    )
 
     assert _instance.__all__ == ["ARGUMENTS", "HASH", "NAME", "name_of", "nest", "read", "write"]
     assert _inherit.__all__ == ["follow_subclasses"]
@@ -76,6 +84,7 @@ def test_the_private_modules_declare_their_names() -> None:
         "Capture", "capture", "ensure_class", "init_parameters", "registered_options",
     ]
     assert _canonical.__all__ == ["UnencodableError", "canonical", "dumps"]
+    assert catalog.__all__ == ["NotRegisteredError", "Registry", "annotation_name"]
     assert accessors.__all__ == [
         "getarguments", "gethash", "getmetadata", "getname", "register", "sethash", "setname",
     ]
