@@ -24,14 +24,11 @@ class Worker:
         self.errors: deque[BaseException] = deque()
         self.ident: int | None = None  # the thread's ident while it runs
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
+        self.put = self._queue.put  # queue a message, waiting while the queue is full
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=getattr(owner, "name", None),
                                         daemon=True)
         self._thread.start()
-
-    def put(self, message: Any) -> None:
-        """Queue ``message``; wait while the queue is full."""
-        self._queue.put(message)
 
     def flush(self) -> None:
         """Wait until every queued message was delivered."""

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from threading import get_ident
 from types import TracebackType
 from typing import Any
 
@@ -123,18 +124,19 @@ class Background:
                 process (this one is a forked child).
         """
         worker = self._worker
-        if worker is not None and threading.get_ident() == worker.ident:
+        if worker is not None and get_ident() == worker.ident:
             self._deliver(message)
             return
-        self._check_process("dispatch through")
+        if self._forked:
+            self._check_process("dispatch through")
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self!r} is closed; create a new one to deliver more events")
-            if self._worker is None:
-                self._worker = Worker(self, self._deliver, self._maxsize)
+            if worker is None:
+                worker = self._worker = Worker(self, self._deliver, self._maxsize)
                 self._at_exit = drain_at_exit(self)
-            self._worker.put(message)
-        if self._worker.errors:
+            worker.put(message)
+        if worker.errors:
             self._raise_pending()
 
     def _deliver(self, message: Any) -> None:
