@@ -1,4 +1,4 @@
-"""Domain events: ``Event`` and the ``Events`` queue (DESIGN.md, `domain`)."""
+"""Domain events: ``Event`` and the ``Events`` queue."""
 
 import copy
 import inspect
@@ -455,6 +455,7 @@ def test_handler_signatures_are_not_inspected_per_event(monkeypatch: pytest.Monk
     events.handlers[Measured] = [
         lambda event: order.append(f"measured {event.value}"),
         lambda: order.append("measured, no argument"),
+        Silent([], "unhashable"),
     ]
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -467,3 +468,453 @@ def test_handler_signatures_are_not_inspected_per_event(monkeypatch: pytest.Monk
     events.commit()
 
     assert order == ["happened", "measured 1", "measured, no argument"]
+
+
+# --- a handler that raises during commit ---------------------------------------------------
+
+
+def test_a_failing_handler_stops_the_commit_and_its_event_is_not_requeued() -> None:
+    order: list[str] = []
+    error = DomainError("handler failed")
+    later = Measured(2)
+    events = Events()
+
+    def fail(event: Measured) -> None:
+        order.append(f"fail {event.value}")
+        if event.value == 1:
+            raise error
+
+    events.handlers[Measured] = [lambda event: order.append(f"first {event.value}"), fail,
+                                 lambda event: order.append(f"third {event.value}")]
+    events.handlers[Happened] = lambda: order.append("happened")
+    events.enqueue(Measured(1))
+    events.enqueue(later)
+    events.enqueue(Happened)
+
+    with pytest.raises(DomainError) as raised:
+        events.commit()
+
+    assert raised.value is error
+    assert order == ["first 1", "fail 1"]
+    assert list(events.queue) == [later, Happened]
+    events.commit()
+    assert order == ["first 1", "fail 1", "first 2", "fail 2", "third 2", "happened"]
+    assert list(events.queue) == []
+
+
+def test_items_enqueued_by_a_handler_are_delivered_in_the_same_commit() -> None:
+    order: list[str] = []
+    events = Events()
+    events.handlers[Happened] = lambda: (order.append("happened"), events.enqueue(Measured(1)))
+    events.handlers[Measured] = lambda event: order.append(f"measured {event.value}")
+
+    events.enqueue(Happened)
+    events.commit()
+
+    assert order == ["happened", "measured 1"]
+
+
+# --- unhandled exceptions say whose events raised them ------------------------------------------
+
+
+class Owner:
+    id = "model-7"
+
+
+def test_an_unhandled_exception_class_says_whose_events_raised_it() -> None:
+    owner = Owner()
+    events = Events(owner=owner)
+    events.enqueue(ValueError)
+
+    with pytest.raises(ValueError, match=r"^enqueued on the domain events of Owner") as raised:
+        events.commit()
+
+    assert str(raised.value) == (
+        "enqueued on the domain events of Owner (id 'model-7') and raised by commit(): no "
+        "handler is registered for ValueError; set events.handlers[ValueError] to handle it"
+    )
+    assert not hasattr(raised.value, "__notes__")
+    assert events.owner is owner
+
+
+def test_an_unhandled_stop_iteration_class_keeps_its_value_and_gets_a_note() -> None:
+    events = Events(owner=Owner())  # gone at once: no owner to name
+    events.enqueue(StopIteration)
+
+    with pytest.raises(StopIteration) as raised:
+        events.commit()
+
+    assert raised.value.value is None
+    assert raised.value.args == ()
+    assert raised.value.__notes__ == [
+        "enqueued on an Events queue and raised by commit(): no handler is registered for "
+        "StopIteration; set events.handlers[StopIteration] to handle it"
+    ]
+
+
+def test_an_unhandled_exception_instance_gets_the_note_once() -> None:
+    error = DomainError("diverged")
+    events = Events()
+
+    for _ in range(2):
+        events.enqueue(error)
+        with pytest.raises(DomainError, match=r"^diverged\n") as raised:
+            events.commit()
+        assert raised.value is error
+
+    assert error.args == ("diverged",)
+    assert error.__notes__ == [
+        "enqueued on an Events queue and raised by commit(): no handler is registered for "
+        "DomainError; set events.handlers[DomainError] to handle it"
+    ]
+
+
+def test_an_exception_class_without_a_message_parameter_gets_a_note() -> None:
+    class Silent(Exception):
+        def __init__(self) -> None:
+            super().__init__()
+
+    events = Events(owner=Owner)  # a class is an owner like any other object
+    events.enqueue(Silent)
+
+    with pytest.raises(Silent) as raised:
+        events.commit()
+
+    assert raised.value.args == ()
+    assert raised.value.__notes__[0].startswith("enqueued on the domain events of type ")
+
+
+def test_an_owner_without_an_id_is_named_by_its_class() -> None:
+    class Nameless:
+        @property
+        def id(self) -> str:
+            raise NotImplementedError
+
+    owner = Nameless()
+    events = Events(owner=owner)
+    events.enqueue(KeyError("k"))
+
+    with pytest.raises(KeyError) as raised:
+        events.commit()
+
+    assert raised.value.__notes__[0].startswith(
+        "enqueued on the domain events of "
+        "test_an_owner_without_an_id_is_named_by_its_class.<locals>.Nameless and raised"
+    )
+
+
+def test_an_exception_class_that_needs_arguments_is_reported_clearly() -> None:
+    class NeedsTwo(Exception):
+        def __init__(self, reason: str, code: int) -> None:
+            super().__init__(reason, code)
+
+    events = Events()
+    events.enqueue(NeedsTwo)
+
+    with pytest.raises(TypeError, match=r"NeedsTwo was enqueued on an Events queue as a class, "
+                       r"but it cannot be made without arguments .*; enqueue an instance"):
+        events.commit()
+
+
+def test_the_owner_is_held_weakly() -> None:
+    import gc
+
+    owner = Owner()
+    events = Events(owner=owner)
+
+    del owner
+    gc.collect()
+
+    assert events.owner is None
+
+
+def test_an_owner_that_cannot_be_weakly_referenced_is_kept() -> None:
+    events = Events(owner=42)
+
+    assert events.owner == 42
+    assert Events().owner is None
+
+
+# --- the queue, dequeue, handle, handlers ---------------------------------------------------------
+
+
+def test_the_queue_can_be_replaced_and_enqueue_follows_it() -> None:
+    received: list[Any] = []
+    events = Events()
+    events.handlers[Measured] = lambda event: received.append(event.value)
+    events.enqueue(Measured(0))
+    first, second = Measured(1), Measured(2)
+
+    events.queue = [first]  # type: ignore[assignment]
+    events.enqueue(second)
+
+    assert list(events.queue) == [first, second]
+    events.commit()
+    assert received == [1, 2]
+
+
+def test_a_deque_given_as_queue_is_used_as_is() -> None:
+    from collections import deque
+
+    shared: deque[Any] = deque([Happened])
+    events = Events()
+
+    events.queue = shared
+    events.enqueue(KeyError)
+
+    assert events.queue is shared
+    assert list(shared) == [Happened, KeyError]
+
+
+def test_dequeue_takes_the_oldest_item_or_none() -> None:
+    events = Events()
+    events.enqueue(Happened)
+    events.enqueue(KeyError)
+
+    assert events.dequeue() is Happened
+    assert events.dequeue() is KeyError
+    assert events.dequeue() is None
+    assert list(events.queue) == []
+
+
+def test_handle_delivers_at_once_without_the_queue() -> None:
+    received: list[Any] = []
+    events = Events()
+    events.handlers[Measured] = received.append
+    queued, handled = Measured(1), Measured(2)
+    events.enqueue(queued)
+
+    events.handle(handled)
+    events.handle(Happened)
+
+    assert received == [handled]
+    assert list(events.queue) == [queued]
+
+
+def test_handle_raises_an_unhandled_exception() -> None:
+    owner = Owner()
+    events = Events(owner=owner)
+
+    with pytest.raises(StopIteration) as raised:
+        events.handle(StopIteration)
+
+    assert "Owner (id 'model-7')" in raised.value.__notes__[0]
+    assert raised.value.args == ()
+
+
+def test_handlers_replaced_by_an_empty_mapping_after_a_commit_forget_the_old_routes() -> None:
+    calls: list[str] = []
+    events = Events()
+    events.handlers[KeyError] = lambda: calls.append("handled")
+    events.handlers[Happened] = lambda: calls.append("happened")
+    events.enqueue(KeyError)
+    events.enqueue(Happened)
+    events.commit()
+
+    events.handlers = {}
+    events.enqueue(Happened)
+    events.enqueue(KeyError)
+
+    with pytest.raises(KeyError):
+        events.commit()
+    assert calls == ["handled", "happened"]
+    assert dict(events.handlers) == {}
+
+
+def test_handlers_removed_after_a_commit_are_not_called() -> None:
+    calls: list[str] = []
+    events = Events()
+    events.handlers[Happened] = lambda: calls.append("happened")
+    events.handlers[Event] = lambda: calls.append("event")
+    events.enqueue(Happened)
+    events.commit()
+
+    del events.handlers[Happened]
+    events.enqueue(Happened)
+    events.commit()
+
+    assert calls == ["happened", "event"]
+
+
+def test_repr_counts_queued_items_and_handlers() -> None:
+    events = Events({Happened: print, KeyError: print})
+    events.enqueue(Happened)
+
+    assert repr(events) == "Events(queued=1, handlers=2)"
+
+
+# --- copies and pickles with events still queued --------------------------------------------------
+
+
+def record(event: Any) -> None:
+    """A module-level handler: pickles by reference."""
+
+
+def test_copy_keeps_handlers_queue_and_owner_but_queues_apart() -> None:
+    owner = Owner()
+    events = Events({Measured: record}, owner=owner)
+    queued = Measured(1)
+    events.enqueue(queued)
+
+    copied = copy.copy(events)
+    copied.enqueue(Happened)
+
+    assert list(copied.queue) == [queued, Happened]
+    assert list(events.queue) == [queued]
+    assert copied.handlers == {Measured: record}
+    assert copied.owner is owner
+
+
+def test_deep_copy_copies_the_queued_events() -> None:
+    owner = Owner()
+    events = Events({Measured: record}, owner=owner)
+    events.enqueue(Measured(1))
+    events.enqueue(DomainError("late"))
+
+    copied = copy.deepcopy(events)
+
+    first, error = copied.queue
+    assert isinstance(first, Measured)
+    assert first is not events.queue[0]
+    assert first.value == 1
+    assert isinstance(error, DomainError)
+    assert error.args == ("late",)
+    assert copied.owner is owner
+    assert copied.handlers == {Measured: record}
+
+
+def test_pickle_keeps_the_queued_events_and_handlers() -> None:
+    import pickle
+
+    events = Events({Measured: record})
+    events.enqueue(Measured(1))
+    events.enqueue(StopIteration)
+
+    restored = pickle.loads(pickle.dumps(events))
+
+    first, stop = restored.queue
+    assert (type(first), first.value, stop) == (Measured, 1, StopIteration)
+    assert restored.handlers == {Measured: record}
+    restored.enqueue(Happened)
+    assert len(restored.queue) == 3
+    assert len(events.queue) == 2
+
+
+# --- an aggregate with events still queued ------------------------------------------------------
+
+
+def _aggregate_with_queued_events() -> Any:
+    torch = pytest.importorskip("torch")
+    from tests.domain._aggregates import Tracked
+
+    model = Tracked(torch.nn.Linear(2, 1))
+    model.events.enqueue(Measured(0.5))
+    model.events.enqueue(DomainError("stop here"))
+    model.events.enqueue(Happened)
+    return model
+
+
+def _assert_same_events(copied: Any) -> None:
+    measured, error, happened = copied.events.queue
+    assert (type(measured), measured.value) == (Measured, 0.5)
+    assert (type(error), error.args) == (DomainError, ("stop here",))
+    assert happened is Happened
+    assert copied.events.owner is copied
+    assert copied.events.handlers == {Measured: copied.remember}  # bound to the copy
+    with pytest.raises(DomainError, match=r"domain events of Tracked \(id 'tracked'\)"):
+        copied.events.commit()
+    assert copied.seen == [0.5]
+    assert list(copied.events.queue) == [Happened]
+
+
+def test_an_aggregate_deep_copied_with_queued_events_owns_its_copy() -> None:
+    model = _aggregate_with_queued_events()
+
+    copied = copy.deepcopy(model)
+
+    assert copied.events is not model.events
+    _assert_same_events(copied)
+    assert len(model.events.queue) == 3
+    assert model.events.owner is model
+
+
+def test_an_aggregate_pickled_with_queued_events_restores_them() -> None:
+    import pickle
+
+    model = _aggregate_with_queued_events()
+
+    _assert_same_events(pickle.loads(pickle.dumps(model)))
+
+
+def test_an_aggregate_saved_by_torch_with_queued_events_restores_them(tmp_path: Any) -> None:
+    model = _aggregate_with_queued_events()
+    import torch
+
+    torch.save(model, tmp_path / "model.pt")
+
+    _assert_same_events(torch.load(tmp_path / "model.pt", weights_only=False))
+
+
+def test_a_shallow_copy_of_an_aggregate_shares_its_events() -> None:
+    model = _aggregate_with_queued_events()
+
+    copied = copy.copy(model)
+
+    assert copied.events is model.events  # as every attribute of a shallow copy
+    assert len(copied.events.queue) == 3
+
+
+class Callback:
+    """An unhashable handler (``__eq__`` without ``__hash__``)."""
+
+    def __init__(self, seen: list[Any], label: str) -> None:
+        self.seen, self.label = seen, label
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Callback)
+
+    def __call__(self, event: Any) -> None:
+        self.seen.append(f"{self.label} {type(event).__name__}")
+
+
+class Silent(Callback):
+    def __call__(self) -> None:  # type: ignore[override]
+        self.seen.append(f"{self.label} without the event")
+
+
+def test_unhashable_handlers_are_told_apart_by_identity() -> None:
+    seen: list[str] = []
+    events = Events()
+    events.handlers[Happened] = [Callback(seen, "first"), Silent(seen, "second")]
+    events.handlers[Measured] = Silent(seen, "third")
+    events.enqueue(Happened())
+    events.enqueue(Measured(1))
+    events.commit()
+
+    events.handlers[Happened].append(Silent(seen, "late"))
+    events.enqueue(Happened())
+    events.commit()
+
+    assert seen == [
+        "first Happened", "second without the event", "third without the event",
+        "first Happened", "second without the event", "late without the event",
+    ]
+
+
+def test_enqueue_is_the_queue_append_itself_also_after_a_new_queue() -> None:
+    events = Events()
+    assert events.enqueue == events.queue.append
+    Events.enqueue(events, KeyError)  # the method, called on the class, queues too
+    assert list(events.queue) == [KeyError]
+
+    events.queue = [Happened]  # type: ignore[assignment]
+
+    assert events.enqueue == events.queue.append
+
+
+def test_the_module_exports_its_public_names() -> None:
+    import torchsystem.domain._owner as owner
+    import torchsystem.domain.events as module
+
+    assert module.__all__ == ["Event", "Events", "Handlers"]
+    assert owner.__all__ == ["describe", "note", "reference"]

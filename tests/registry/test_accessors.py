@@ -199,7 +199,7 @@ def test_getmetadata_of_unregistered_objects() -> None:
     assert getmetadata(relu) == {"name": "ReLU", "hash": "abc"}
 
 
-def test_seed_readme_classifier_id_is_the_hash_of_its_network() -> None:
+def test_the_torchsystem_1_3_readme_classifier_id_is_the_hash_of_its_network() -> None:
     from torchsystem.domain import Aggregate
 
     class Classifier(Aggregate):
@@ -215,3 +215,145 @@ def test_seed_readme_classifier_id_is_the_hash_of_its_network() -> None:
     classifier = Classifier(network)
     assert classifier.id == gethash(MLP(Perceptron(3, 4), Perceptron(4, 1)))
     assert classifier.id != Classifier(MLP(Perceptron(3, 5), Perceptron(5, 1))).id
+
+
+# --- numbers, classes and functions -----------------------------------------------------------
+
+
+def test_numpy_scalars_hash_as_the_python_numbers_they_hold() -> None:
+    import fractions
+
+    numpy = pytest.importorskip("numpy")
+    point = make_point()
+
+    assert gethash(point(numpy.int64(3))) == gethash(point(3))
+    assert gethash(point(numpy.float64(0.5))) == gethash(point(0.5))
+    assert gethash(point(numpy.float32(0.5), numpy.uint8(7))) == gethash(point(0.5, 7))
+    assert gethash(point(numpy.bool_(True))) == gethash(point(True))
+    assert gethash(point(numpy.array(4))) == gethash(point(4))
+    assert gethash(point(fractions.Fraction(1, 4))) == gethash(point(0.25))
+    assert getmetadata(point([numpy.int32(1), numpy.float16(1.5)]))["arguments"]["x"] == [1, 1.5]
+    with pytest.raises(TypeError, match=r"argument 'x' of Point .*a ndarray has no JSON"):
+        gethash(point(numpy.array([1, 2])))
+
+
+def test_a_class_or_function_argument_is_encoded_by_where_it_is_defined() -> None:
+    point = make_point()
+    value = point(nn.ReLU, torch.nn.functional.relu)
+
+    assert getmetadata(value)["arguments"] == {
+        "x": "torch.nn.modules.activation.ReLU",
+        "y": "torch.nn.functional.relu",
+    }
+    assert gethash(point(nn.ReLU)) != gethash(point(nn.GELU))
+    assert getmetadata(point(len))["arguments"]["x"] == "builtins.len"
+
+
+def test_a_lambda_argument_is_refused_with_the_reason() -> None:
+    point = make_point()
+
+    with pytest.raises(TypeError, match=r"argument 'y' of Point cannot be hashed: a lambda has "
+                       r"no stable name; pass a named function; leave it out with "
+                       r"register\(Point, excluded_kwargs=\{'y'\}\)$"):
+        gethash(point(1, lambda x: x))
+
+
+def test_only_values_of_user_classes_get_the_advice_to_register_their_class() -> None:
+    point = make_point()
+
+    with pytest.raises(TypeError, match=r"a ReLU has no JSON encoding; .*\{'x'\}\) or decorate its "
+                       r"class with @register$"):
+        gethash(point(nn.ReLU()))
+    with pytest.raises(TypeError, match=r"a bytearray has no JSON encoding; .*\{'x'\}\)$"):
+        gethash(point(bytearray(b"a")))
+
+
+# --- golden values ----------------------------------------------------------------------------
+
+
+def test_non_ascii_text_hashes_as_escaped_ascii() -> None:
+    value = make_point()("café", "日本")
+
+    assert gethash(value) == hashlib.md5(
+        b'Point{"x":"caf\\u00e9","y":"\\u65e5\\u672c"}'
+    ).hexdigest() == "e2c1f4563ea4f0ab6c53fd91c550c177"
+
+
+def test_windows_and_posix_paths_hash_as_forward_slashes() -> None:
+    point = make_point()
+    windows = point(pathlib.PureWindowsPath(r"C:\\runs\\mlp"), pathlib.PureWindowsPath("data/x"))
+
+    assert getmetadata(windows)["arguments"] == {"x": "C:/runs/mlp", "y": "data/x"}
+    assert gethash(windows) == hashlib.md5(b'Point{"x":"C:/runs/mlp","y":"data/x"}').hexdigest()
+    assert gethash(point(pathlib.PurePosixPath("data/x"))) == gethash(point("data/x"))
+
+
+def test_only_torch_devices_and_dtypes_hash_as_text() -> None:
+    class device:
+        def __str__(self) -> str:
+            return "cpu"
+
+    class dtype:
+        pass
+
+    point = make_point()
+
+    assert getmetadata(point(torch.device("cuda", 1), torch.int8))["arguments"] == {
+        "x": "cuda:1", "y": "torch.int8",
+    }
+    assert gethash(point(torch.device("cpu"))) == hashlib.md5(
+        b'Point{"x":"cpu","y":2}'
+    ).hexdigest()
+    with pytest.raises(TypeError, match=r"argument 'x' of Point cannot be hashed: a .*device has"):
+        gethash(point(device()))
+    with pytest.raises(TypeError, match=r"a .*dtype has no JSON encoding"):
+        gethash(point(dtype()))
+
+
+def test_a_dict_that_contains_itself_is_refused() -> None:
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+
+    with pytest.raises(TypeError, match=r"argument \"x\['self'\]\" of Point .*dict contains it"):
+        gethash(make_point()(looped))
+
+
+def test_a_value_shared_twice_is_not_a_cycle() -> None:
+    shared = [1, 2]
+
+    assert getmetadata(make_point()([shared, shared]))["arguments"]["x"] == [[1, 2], [1, 2]]
+
+
+# --- errors survive pickle and copy -----------------------------------------------------------
+
+
+def test_the_unencodable_error_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    from torchsystem.registry._canonical import UnencodableError
+
+    error = UnencodableError("x[0]", "value", "a thing has no JSON encoding", True)
+
+    for copied in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(copied) is UnencodableError
+        assert (copied.path, copied.value, copied.reason, copied.registrable) == (
+            "x[0]", "value", "a thing has no JSON encoding", True,
+        )
+
+
+def test_none_booleans_and_text_subclasses_have_their_json_encodings() -> None:
+    class Tag(str):
+        pass
+
+    point = make_point()
+
+    assert gethash(point(None, True)) == hashlib.md5(b'Point{"x":null,"y":true}').hexdigest()
+    assert gethash(point(False, Tag("t"))) == hashlib.md5(b'Point{"x":false,"y":"t"}').hexdigest()
+    assert type(getmetadata(point(Tag("t")))["arguments"]["x"]) is str
+
+
+def test_the_canonical_module_exports_its_names() -> None:
+    from torchsystem.registry import _canonical
+
+    assert _canonical.__all__ == ["UnencodableError", "canonical", "dumps"]

@@ -241,3 +241,297 @@ def test_registering_a_module_adds_it_to_torch_safe_globals() -> None:
     assert Head not in torch.serialization.get_safe_globals()
     register(Head)
     assert Head in torch.serialization.get_safe_globals()
+
+
+# --- subclasses of a registered class ---------------------------------------------------------
+
+
+@register
+class Backbone:
+    def __init__(self, width: int, depth: int = 2) -> None:
+        self.width = width
+
+
+def test_an_unregistered_subclass_records_its_own_arguments() -> None:
+    from torchsystem.registry import gethash
+
+    class DropoutBackbone(Backbone):
+        def __init__(self, width: int, p: float = 0.5) -> None:
+            super().__init__(width, depth=3)
+            self.p = p
+
+    low, high = DropoutBackbone(64, p=0.1), DropoutBackbone(64, p=0.9)
+
+    assert getarguments(low) == {"width": 64, "p": 0.1}
+    assert getname(low) == "DropoutBackbone"
+    assert gethash(low) != gethash(high)
+    assert gethash(low) == gethash(DropoutBackbone(p=0.1, width=64))
+    assert getarguments(Backbone(64)) == {"width": 64, "depth": 2}
+
+
+def test_subclasses_at_any_depth_record_their_own_arguments() -> None:
+    class Wide(Backbone):
+        def __init__(self, width: int) -> None:
+            super().__init__(width * 2)
+
+    class Wider(Wide):
+        def __init__(self, width: int, factor: int) -> None:
+            super().__init__(width * factor)
+
+    class Same(Wider):
+        pass
+
+    assert getarguments(Wide(3)) == {"width": 3}
+    assert getarguments(Wider(3, 4)) == {"width": 3, "factor": 4}
+    assert getarguments(Same(3, 4)) == {"width": 3, "factor": 4}
+    assert getname(Same(3, 4)) == "Same"
+
+
+def test_subclasses_defined_before_the_registration_are_followed_too() -> None:
+    class Base:
+        def __init__(self, width: int) -> None:
+            pass
+
+    class Child(Base):
+        def __init__(self, width: int, extra: str) -> None:
+            super().__init__(width)
+
+    class Grandchild(Child):
+        def __init__(self, extra: str) -> None:
+            super().__init__(1, extra)
+
+    register(Base)
+
+    assert getarguments(Child(2, "x")) == {"width": 2, "extra": "x"}
+    assert getarguments(Grandchild("y")) == {"extra": "y"}
+
+
+def test_a_subclass_leaves_out_what_its_registered_base_leaves_out() -> None:
+    class Block:
+        def __init__(self, width: int, activation: Any, device: str = "cpu") -> None:
+            pass
+
+    register(Block, excluded_args=[1], excluded_kwargs={"device"})
+
+    class Sized(Block):
+        def __init__(self, width: int, activation: Any, device: str, name: str) -> None:
+            super().__init__(width, activation, device)
+
+    class Passing(Block):
+        def __init__(self, width: int, seed: int = 0, **options: Any) -> None:
+            super().__init__(width, **options)
+
+    assert getarguments(Sized(1, object(), "cuda", "a")) == {"width": 1, "name": "a"}
+    assert getarguments(Passing(1, activation=None, device="cuda", seed=3)) == {
+        "width": 1, "seed": 3,
+    }
+
+
+def test_an_explicitly_registered_subclass_keeps_its_own_options() -> None:
+    @register("deep", excluded_kwargs={"note"})
+    class Deep(Backbone):
+        def __init__(self, width: int, note: str = "") -> None:
+            super().__init__(width, depth=8)
+
+    assert (getname(Deep(4, "x")), getarguments(Deep(4, "x"))) == ("deep", {"width": 4})
+
+
+def test_the_base_init_subclass_still_runs_with_its_keywords() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    class Plugin:
+        def __init_subclass__(cls, /, kind: str = "plain", **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+            seen.append((cls.__name__, kind))
+
+        def __init__(self, width: int) -> None:
+            pass
+
+    register(Plugin)
+
+    class Special(Plugin, kind="special"):
+        def __init__(self, height: int) -> None:
+            super().__init__(height)
+
+    class Bare(Plugin):
+        def __init__(self, height: int) -> None:
+            super().__init__(height)
+
+    assert seen == [("Special", "special"), ("Bare", "plain")]
+    assert getarguments(Special(2)) == {"height": 2}
+
+
+def test_a_subclass_whose_init_has_no_signature_is_still_defined() -> None:
+    class Builtin(Backbone):
+        __init__ = max  # type: ignore[assignment]  # no readable signature
+
+    assert Builtin.__init__ is max
+
+
+# --- snapshots of mutable arguments ------------------------------------------------------------
+
+
+def test_mutable_arguments_of_any_container_type_are_snapshots() -> None:
+    import collections
+
+    class Layers(list[int]):
+        pass
+
+    Pair = collections.namedtuple("Pair", "left right")
+    point = register(make_point())
+    ordered = collections.OrderedDict([("b", [1]), ("a", 2)])
+    tags, layers = {"x"}, Layers([1, 2])
+    counts = collections.defaultdict(list, {"k": [1]})
+    pair = Pair([1], 2)
+    first = point((ordered, tags, layers), (counts, pair))
+
+    ordered["c"] = 3
+    ordered["b"].append(9)
+    tags.add("y")
+    layers.append(3)
+    counts["k"].append(2)
+    pair.left.append(5)
+
+    (kept_ordered, kept_tags, kept_layers), (kept_counts, kept_pair) = getarguments(first).values()
+    assert kept_ordered == collections.OrderedDict([("b", [1]), ("a", 2)])
+    assert type(kept_ordered) is collections.OrderedDict
+    assert kept_tags == {"x"}
+    assert (type(kept_layers), kept_layers) == (Layers, [1, 2])
+    assert (type(kept_counts), kept_counts) == (collections.defaultdict, {"k": [1]})
+    assert (type(kept_pair), kept_pair) == (Pair, ([1], 2))
+
+
+def test_a_container_that_refuses_a_copy_is_kept_as_its_plain_base() -> None:
+    class Fixed(dict[str, int]):
+        def __reduce_ex__(self, protocol: Any) -> Any:
+            raise TypeError("no copies")
+
+    point = register(make_point())
+    table = Fixed(a=1)
+    recorded = point(table)
+    table["b"] = 2
+
+    assert (type(getarguments(recorded)["x"]), getarguments(recorded)["x"]) == (dict, {"a": 1})
+
+
+def test_a_self_referencing_argument_is_recorded_and_refused_by_the_hash_only() -> None:
+    from torchsystem.registry import gethash
+
+    point = register(make_point())
+    looped: list[Any] = [1]
+    looped.append(looped)
+
+    recorded = point(looped)
+    copied = getarguments(recorded)["x"]
+
+    assert copied[1] is copied
+    assert copied is not looped
+    with pytest.raises(TypeError, match=r"argument 'x\[1\]' of Point cannot be hashed: "
+                       r"the list contains itself"):
+        gethash(recorded)
+
+
+def test_a_tuple_subclass_without_make_is_kept_as_a_tuple_and_sets_as_sets() -> None:
+    class Pair(tuple[int, ...]):
+        pass
+
+    class Tags(frozenset[str]):
+        pass
+
+    point = register(make_point())
+    recorded = getarguments(point(Pair((1, 2)), [frozenset({"a"}), Tags({"b"}), {"c"}]))
+
+    assert (type(recorded["x"]), recorded["x"]) == (tuple, (1, 2))
+    plain, tags, mutable = recorded["y"]
+    assert (type(plain), type(tags), type(mutable)) == (frozenset, Tags, set)
+    assert (plain, tags, mutable) == ({"a"}, {"b"}, {"c"})
+
+
+def test_a_set_that_refuses_a_copy_is_kept_as_a_set() -> None:
+    class Fixed(set[str]):
+        def __reduce_ex__(self, protocol: Any) -> Any:
+            raise TypeError("no copies")
+
+    point = register(make_point())
+    tags = Fixed({"a"})
+    recorded = point(tags)
+    tags.add("b")
+
+    assert (type(getarguments(recorded)["x"]), getarguments(recorded)["x"]) == (set, {"a"})
+
+
+def test_a_registered_subclass_keeps_the_init_subclass_of_its_own_bases() -> None:
+    seen: list[str] = []
+
+    class Plugin:
+        def __init_subclass__(cls, /, **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+            seen.append(cls.__name__)
+
+    @register
+    class Model(Plugin):
+        def __init__(self, width: int) -> None:
+            pass
+
+    class Wide(Model):
+        def __init__(self, width: int, factor: int) -> None:
+            super().__init__(width * factor)
+
+    assert seen == ["Model", "Wide"]
+    assert getarguments(Wide(2, 3)) == {"width": 2, "factor": 3}
+
+
+def test_registering_again_does_not_stack_subclass_hooks() -> None:
+    point = register(make_point())
+    hook = point.__dict__["__init_subclass__"]
+
+    register(point)
+    register("renamed")(point)
+
+    assert point.__dict__["__init_subclass__"] is hook
+
+
+def test_a_subclass_without_a_base_excluded_parameter_is_still_captured() -> None:
+    class Block:
+        def __init__(self, width: int, activation: Any = None) -> None:
+            pass
+
+    register(Block, excluded_kwargs={"activation"})
+
+    class Narrow(Block):
+        def __init__(self, size: int) -> None:
+            super().__init__(size * 2)
+
+    assert getarguments(Narrow(3)) == {"size": 3}
+
+
+def test_a_subclass_without_its_own_init_is_left_as_it_is() -> None:
+    class Same(Backbone):
+        pass
+
+    assert "__init__" not in Same.__dict__
+    assert getarguments(Same(4)) == {"width": 4, "depth": 2}
+
+
+def test_a_call_the_signature_cannot_bind_is_reported() -> None:
+    import inspect
+
+    def loose(self: Any, *args: Any) -> None:
+        pass
+
+    loose.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    )
+    point = register(type("Loose", (), {"__init__": loose}))
+
+    with pytest.raises(TypeError, match=r"cannot record the arguments of .*Loose: too many "
+                       r"positional arguments"):
+        point(1, 2)
+    assert getarguments(point(1)) == {"x": 1}
+
+
+def test_only_modules_are_added_to_the_torch_safe_globals() -> None:
+    plain = register(make_point())
+
+    assert plain not in torch.serialization.get_safe_globals()

@@ -188,3 +188,59 @@ def test_build_from_configuration() -> None:
     assert cls is not None
     model = cls(**config["arguments"])
     assert (getname(model), getarguments(model)) == (config["name"], config["arguments"])
+
+
+def test_indexing_a_known_name_returns_the_class() -> None:
+    models = Registry[object]()
+
+    @models.register("mlp")
+    class MLP:
+        pass
+
+    assert models["mlp"] is MLP
+    assert "mlp" in models
+    assert "cnn" not in models
+
+
+def test_indexing_a_misspelt_name_names_the_known_ones() -> None:
+    from torchsystem.registry import NotRegisteredError
+
+    models = Registry[object]()
+    models.register(type("MLP", (), {}))
+    models.register(type("CNN", (), {}))
+
+    with pytest.raises(NotRegisteredError, match=r"no class registered as 'MPL' in "
+                       r"Registry\(\['MLP', 'CNN'\]\); known: 'MLP', 'CNN'; did you mean 'MLP'\?"):
+        models["MPL"]
+    with pytest.raises(KeyError, match=r"known: 'MLP', 'CNN'$"):
+        models["transformer"]
+    with pytest.raises(KeyError, match=r"known: none registered$"):
+        Registry[object]()["mlp"]
+
+
+def test_the_lookup_error_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    from torchsystem.registry import NotRegisteredError
+
+    error = NotRegisteredError("no class registered as 'x'")
+
+    for copied in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(copied) is NotRegisteredError
+        assert str(copied) == "no class registered as 'x'"
+    assert str(NotRegisteredError()) == ""
+
+
+def test_registry_register_refuses_two_names_and_non_classes() -> None:
+    models = Registry[Any]()
+
+    with pytest.raises(TypeError, match=r"register got two names, 'a' and name='b'; pass one"):
+        models.register("a", name="b")
+    with pytest.raises(TypeError, match=r"register expects a class, got 42"):
+        models.register(42)  # type: ignore[call-overload]
+    assert models.keys() == []
+
+
+def test_annotation_name_of_a_type_variable_is_written_as_python_does() -> None:
+    assert annotation_name(typing.TypeVar("T")) == "~T"

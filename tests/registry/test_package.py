@@ -17,6 +17,7 @@ def test_public_names() -> None:
     from torchsystem import registry
 
     assert sorted(registry.__all__) == [
+        "NotRegisteredError",
         "Registry",
         "getarguments",
         "gethash",
@@ -61,3 +62,29 @@ def test_importing_the_registry_does_not_load_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_private_modules_declare_their_names() -> None:
+    from torchsystem.registry import (
+        _canonical,
+        _capture,
+        _inherit,
+        _instance,
+        _options,
+        accessors,
+        catalog,
+    )
+
+    assert _instance.__all__ == ["ARGUMENTS", "HASH", "NAME", "name_of", "nest", "read", "write"]
+    assert _inherit.__all__ == ["follow_subclasses"]
+    assert _options.__all__ == [
+        "MARKER", "Capture", "check_exclusions", "pick_excluded", "registered_options",
+    ]
+    assert _capture.__all__ == [
+        "Capture", "capture", "ensure_class", "init_parameters", "registered_options",
+    ]
+    assert _canonical.__all__ == ["UnencodableError", "canonical", "dumps"]
+    assert catalog.__all__ == ["NotRegisteredError", "Registry", "annotation_name"]
+    assert accessors.__all__ == [
+        "getarguments", "gethash", "getmetadata", "getname", "register", "sethash", "setname",
+    ]

@@ -1,4 +1,4 @@
-"""Producer/consumer messaging and ``event`` (DESIGN.md, `services`)."""
+"""Producer/consumer messaging and ``event``."""
 
 import dataclasses
 import inspect
@@ -71,6 +71,84 @@ def test_event_returns_the_decorated_class() -> None:
 
     assert Evaluated.__name__ == "Evaluated"
     assert isinstance(Evaluated(1.0), Evaluated)
+
+
+@event(frozen=True)
+class Frozen:
+    loss: float
+    tags: list[str]
+
+
+class Plain:
+    pass
+
+
+@event
+class Derived(Plain):
+    loss: float
+
+
+@event
+class Slotted:
+    loss: float
+
+
+@event(slots=False)
+class Unslotted:
+    loss: float
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [Trained(0.5), Frozen(0.5, ["a"]), Derived(0.5), Stopped(0.5), Unslotted(0.5)],
+    ids=lambda instance: type(instance).__name__,
+)
+def test_event_instances_pickle_copy_and_are_weakly_referenceable(instance: Any) -> None:
+    import copy
+    import pickle
+    import weakref
+
+    reference = weakref.ref(instance)
+
+    assert reference() is instance
+    assert pickle.loads(pickle.dumps(instance)) == instance
+    assert copy.deepcopy(instance) == instance
+    assert copy.copy(instance) == instance
+
+
+def test_event_keeps_slots_unless_told_otherwise() -> None:
+    import weakref
+
+    @event(frozen=True)
+    class Local:
+        loss: float
+
+    slotted = Slotted(1.0)
+    reference = weakref.ref(slotted)
+
+    assert not hasattr(slotted, "__dict__")
+    assert Slotted.__slots__ == ("loss", "__weakref__")
+    assert slotted.__weakref__ is reference
+    assert Derived.__slots__ == ("loss",)  # its base already gives __dict__ and weak references
+    assert hasattr(Unslotted(1.0), "__dict__")
+    assert Local.__qualname__ == "test_event_keeps_slots_unless_told_otherwise.<locals>.Local"
+    assert Local(0.5).__weakref__ is None
+
+
+def test_an_event_is_mutable_unless_frozen() -> None:
+    trained = Trained(0.5)
+
+    trained.loss = 0.25
+
+    assert trained == Trained(0.25)
+
+
+def test_a_frozen_event_refuses_assignment() -> None:
+    frozen = Frozen(0.5, [])
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frozen.loss = 1.0  # type: ignore[misc]
+    assert hash(Frozen(0.5, ())) == hash(Frozen(0.5, ()))  # type: ignore[arg-type]
 
 
 # --- registration and routing -----------------------------------------------------------------
@@ -287,7 +365,8 @@ def test_handler_with_unresolvable_annotation_is_rejected_at_registration() -> N
     def on_event(event: "UndefinedEvent") -> None:  # type: ignore[name-defined]  # noqa: F821
         pass
 
-    with pytest.raises(TypeError, match="on_event"):
+    with pytest.raises(TypeError, match=r"cannot resolve the annotation 'UndefinedEvent' of "
+                       r"'event' in .*on_event; make the class importable"):
         consumer.handler(on_event)
 
 
@@ -680,22 +759,535 @@ def test_producer_routes_lists_the_handlers_an_event_class_reaches_in_order() ->
     assert producer.routes(str) == ()
 
 
-def test_a_consumer_subclass_can_refuse_routes_once_per_class() -> None:
-    asked: list[type] = []
+# --- routing as registration data ---------------------------------------------------------
 
-    class OnlyInts(Consumer):
-        def accepts(self, cls: type, classes: tuple[type, ...]) -> bool:
-            asked.append(cls)
-            return cls is int
 
-    consumer, seen = OnlyInts(), []
+class Stepped(Trained):
+    pass
 
-    @consumer.handler
-    def everything(event: object) -> None:
-        seen.append(event)
 
-    for message in (1, "a", 2, "b"):
+def test_exclude_keeps_a_class_and_its_subclasses_from_a_registration() -> None:
+    seen: list[Any] = []
+    consumer = Consumer()
+    consumer.register(object, seen.append, exclude=Trained)
+
+    for message in (Trained(1.0), Stopped(2.0), Validated(3.0), 4):
         consumer.consume(message)
 
-    assert seen == [1, 2]
-    assert asked == [int, str]
+    assert seen == [Validated(3.0), 4]
+    assert consumer.registrations[0].exclude == (Trained,)
+
+
+def test_exclude_applies_to_its_registration_only() -> None:
+    seen: list[str] = []
+    consumer = Consumer()
+
+    @consumer.handler(exclude=(Stepped, Iterated))
+    def everything(event: object) -> None:
+        seen.append(f"everything {type(event).__name__}")
+
+    @consumer.handler
+    def steps(event: Stepped) -> None:
+        seen.append("steps")
+
+    producer = _wired(consumer)
+    for message in (Stepped(0.1), Trained(0.2), Iterated()):
+        producer.dispatch(message)
+
+    assert seen == ["steps", "everything Trained"]
+    assert producer.routes(Stepped) == (steps,)
+
+
+def test_exclude_must_name_classes() -> None:
+    consumer = Consumer()
+
+    with pytest.raises(TypeError, match=r"exclude of .*append takes classes, got 'Trained'"):
+        consumer.register(object, [].append, exclude=["Trained"])  # type: ignore[list-item]
+    assert consumer.registrations == ()
+
+
+def test_routing_reads_only_what_was_registered() -> None:
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None: ...
+
+    assert not hasattr(consumer, "accepts")
+    assert consumer.routes(Stopped) == (on_trained,)
+    assert consumer.routes(Validated) == ()
+
+
+def test_handlers_is_a_read_only_view_of_the_registrations() -> None:
+    consumer = Consumer()
+
+    @consumer.handler
+    def on_metrics(event: Trained | Validated) -> None: ...
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None: ...
+
+    assert dict(consumer.handlers) == {Trained: (on_metrics, on_trained), Validated: (on_metrics,)}
+    with pytest.raises(TypeError):
+        consumer.handlers[Iterated] = (on_trained,)  # type: ignore[index]
+    consumer.remove(on_metrics)
+    assert dict(consumer.handlers) == {Trained: (on_trained,)}
+
+
+# --- the same handler twice -----------------------------------------------------------------
+
+
+def test_a_handler_decorated_twice_is_called_once_per_event() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    def on_trained(event: Trained) -> None:
+        received.append(event)
+
+    consumer.handler(on_trained)
+    consumer.handler(on_trained)
+    _wired(consumer).dispatch(Trained(1.0))
+
+    assert received == [Trained(1.0)]
+    assert consumer.handlers[Trained] == (on_trained,)
+
+
+def test_a_handler_registered_again_by_its_injected_function_is_called_once() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    def source() -> str:
+        return "source"
+
+    @consumer.handler
+    def on_trained(event: Trained, source: str = Depends(source)) -> None:
+        received.append(source)
+
+    consumer.register(Trained, on_trained)
+    consumer.consume(Trained(1.0))
+
+    assert received == ["source"]
+
+
+def test_a_bound_method_registered_twice_is_called_once() -> None:
+    class Sink:
+        def __init__(self) -> None:
+            self.seen: list[Any] = []
+
+        def write(self, event: Trained) -> None:
+            self.seen.append(event)
+
+    sink, consumer = Sink(), Consumer()
+    consumer.register(Trained, sink.write)
+    consumer.register(Trained, sink.write)  # a new bound method object each time
+    consumer.consume(Trained(1.0))
+
+    assert sink.seen == [Trained(1.0)]
+
+
+def test_overlapping_registrations_deliver_once_and_add_classes() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    consumer.register(Trained, received.append)
+    consumer.register(Trained | Validated, received.append)
+
+    consumer.consume(Trained(1.0))
+    consumer.consume(Validated(2.0))
+    consumer.consume(Stopped(3.0))
+
+    assert received == [Trained(1.0), Validated(2.0), Stopped(3.0)]
+
+
+def test_two_functions_of_the_same_name_are_both_called() -> None:
+    received: list[str] = []
+    consumer = Consumer()
+
+    def make(label: str) -> Any:
+        def collect(event: Trained) -> None:
+            received.append(label)
+
+        return collect
+
+    consumer.handler(make("first"))
+    consumer.handler(make("second"))
+    consumer.consume(Trained(1.0))
+
+    assert received == ["first", "second"]
+
+
+# --- removing registrations -----------------------------------------------------------------
+
+
+def test_register_gives_back_a_registration_that_removes_the_handler() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    producer = _wired(consumer)
+    registration = consumer.register(Trained, received.append)
+    producer.dispatch(Trained(1.0))
+
+    registration.remove()
+    producer.dispatch(Trained(2.0))
+
+    assert received == [Trained(1.0)]
+    assert registration.active is False
+    assert consumer.registrations == ()
+    assert producer.routes(Trained) == ()
+
+
+def test_a_registration_describes_itself() -> None:
+    consumer = Consumer()
+
+    def on_metrics(event: Trained | Validated) -> None: ...
+
+    registration = consumer.register(Trained | Validated, on_metrics)
+
+    assert registration.keys == (Trained, Validated)
+    assert registration.function is on_metrics
+    assert registration.handler is on_metrics
+    assert registration.active is True
+    assert repr(registration) == (
+        "Registration(tests.services.test_prodcon.test_a_registration_describes_itself"
+        ".<locals>.on_metrics for Trained, Validated)"
+    )
+    registration.remove()
+    assert repr(registration).endswith("for Trained, Validated, removed)")
+
+
+def test_removing_a_registration_twice_does_nothing() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    first = consumer.register(Trained, received.append)
+    second = consumer.register(Validated, received.append)
+
+    first.remove()
+    first.remove()
+    consumer.consume(Validated(1.0))
+    consumer.consume(Trained(2.0))
+
+    assert received == [Validated(1.0)]
+    assert consumer.registrations == (second,)
+
+
+def test_removing_one_of_two_registrations_of_a_handler_keeps_the_other() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    first = consumer.register(Trained, received.append)
+    consumer.register(Trained, received.append)
+
+    first.remove()
+    consumer.consume(Trained(1.0))
+
+    assert received == [Trained(1.0)]
+
+
+def test_a_registration_is_removed_when_its_with_block_ends() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+
+    with consumer.register(Trained, received.append) as registration:
+        consumer.consume(Trained(1.0))
+    consumer.consume(Trained(2.0))
+
+    assert received == [Trained(1.0)]
+    assert registration.active is False
+
+
+def test_remove_takes_the_decorated_function_or_the_original() -> None:
+    received: list[str] = []
+    consumer = Consumer()
+
+    def source() -> str:
+        return "source"
+
+    def on_trained(event: Trained, source: str = Depends(source)) -> None:
+        received.append("trained")
+
+    injected = consumer.handler(on_trained)
+    consumer.register(Validated, on_trained)
+    consumer.remove(injected)
+    consumer.consume(Trained(1.0))
+    consumer.consume(Validated(1.0))
+
+    assert injected is not on_trained
+    assert received == []
+    consumer.handler(on_trained)
+    consumer.remove(on_trained)
+    assert consumer.registrations == ()
+
+
+def test_removing_an_unknown_handler_names_it() -> None:
+    consumer = Consumer("metrics")
+
+    def on_trained(event: Trained) -> None: ...
+
+    with pytest.raises(ValueError, match=r"on_trained is not registered with Consumer\('metrics'"):
+        consumer.remove(on_trained)
+
+
+def test_a_removal_reaches_every_producer_of_the_consumer() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    first, second = _wired(consumer), _wired(consumer)
+    registration = consumer.register(Trained, received.append)
+    first.dispatch(Trained(1.0))
+    second.dispatch(Trained(2.0))
+
+    registration.remove()
+    first.dispatch(Trained(3.0))
+    second.dispatch(Trained(4.0))
+
+    assert received == [Trained(1.0), Trained(2.0)]
+
+
+def test_isolate_switched_after_a_dispatch_takes_effect(caplog: pytest.LogCaptureFixture) -> None:
+    consumer = Consumer()
+
+    @consumer.handler
+    def fail(event: Trained) -> None:
+        raise OSError("sink unavailable")
+
+    producer = _wired(consumer)
+    with pytest.raises(OSError, match="sink unavailable"):
+        producer.dispatch(Trained(1.0))
+
+    consumer.isolate = True
+    producer.dispatch(Trained(2.0))
+    assert consumer.isolate is True
+    assert "sink unavailable" in caplog.text
+
+    consumer.isolate = False
+    with pytest.raises(OSError, match="sink unavailable"):
+        producer.dispatch(Trained(3.0))
+
+
+def test_an_isolated_failure_is_one_line_naming_handler_event_class_and_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    consumer = Consumer("sinks", isolate=True)
+
+    @consumer.handler
+    def write_to_flaky_sink(event: Trained) -> None:
+        raise OSError("sink unavailable\nsecond line of the message")
+
+    with caplog.at_level(logging.DEBUG, logger="torchsystem.services"):
+        _wired(consumer).dispatch(Stopped(1.0))
+
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert [r.getMessage() for r in errors] == [
+        "Consumer 'sinks': handler tests.services.test_prodcon."
+        "test_an_isolated_failure_is_one_line_naming_handler_event_class_and_exception"
+        ".<locals>.write_to_flaky_sink failed on Stopped: OSError: sink unavailable"
+    ]
+    assert errors[0].exc_info is None
+    assert len(debug) == 1
+    assert debug[0].exc_info is not None
+    assert debug[0].exc_info[0] is OSError
+
+
+def test_an_isolated_failure_with_a_long_message_is_cut(caplog: pytest.LogCaptureFixture) -> None:
+    consumer = Consumer(isolate=True)
+
+    @consumer.handler
+    def fail(event: Trained) -> None:
+        raise ValueError("x" * 500)
+
+    @consumer.handler
+    def fail_silently(event: Validated) -> None:
+        raise KeyError
+
+    with caplog.at_level(logging.ERROR, logger="torchsystem.services"):
+        consumer.consume(Trained(1.0))
+        consumer.consume(Validated(1.0))
+
+    long, bare = (r.getMessage() for r in caplog.records)
+    assert long.startswith("Consumer: handler ")
+    assert long.endswith("failed on Trained: ValueError: " + "x" * 197 + "...")
+    assert bare.endswith("fail_silently failed on Validated: KeyError")
+
+
+# --- producers ----------------------------------------------------------------------------------
+
+
+def test_a_consumer_registered_twice_receives_each_event_once() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    consumer.register(Trained, received.append)
+    producer = Producer()
+
+    producer.register(consumer, consumer)
+    producer.register(consumer)
+    producer.dispatch(Trained(1.0))
+
+    assert received == [Trained(1.0)]
+    assert producer.consumers == (consumer,)
+
+
+def test_register_refuses_a_non_consumer_and_registers_nothing() -> None:
+    consumer, producer = Consumer(), Producer()
+
+    with pytest.raises(
+        TypeError, match=r"Producer.register expects consumers .*routes\(cls\).*got 42"
+    ):
+        producer.register(consumer, 42)  # type: ignore[arg-type]
+
+    assert producer.consumers == ()
+
+
+def test_any_object_with_routes_and_watch_is_a_consumer() -> None:
+    class Printer:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+            self.routers: list[Any] = []
+
+        def routes(self, cls: type) -> tuple[Any, ...]:
+            return (self.lines.append,) if issubclass(cls, str) else ()
+
+        def watch(self, router: Any) -> None:
+            self.routers.append(router)
+
+    printer, producer = Printer(), Producer()
+    producer.register(printer)
+    producer.dispatch("hello")
+    producer.dispatch(1)
+
+    assert printer.lines == ["hello"]
+    assert printer.routers == [producer]
+
+
+def test_a_removed_consumer_receives_nothing_more() -> None:
+    received: list[Any] = []
+    kept: list[Any] = []
+    consumer, other = Consumer(), Consumer()
+    consumer.register(Trained, received.append)
+    other.register(Trained, kept.append)
+    producer = _wired(consumer, other)
+    producer.dispatch(Trained(1.0))
+
+    producer.remove(consumer)
+    producer.dispatch(Trained(2.0))
+
+    assert received == [Trained(1.0)]
+    assert kept == [Trained(1.0), Trained(2.0)]
+    assert producer.consumers == (other,)
+
+
+def test_removing_a_consumer_that_is_not_registered_names_it() -> None:
+    with pytest.raises(ValueError, match=r"Consumer\('lost', handlers=\[\]\) is not registered"):
+        Producer().remove(Consumer("lost"))
+
+
+def test_a_consumer_does_not_keep_its_producers_alive() -> None:
+    import gc
+    import weakref
+
+    consumer = Consumer()
+    producer = _wired(consumer)
+    reference = weakref.ref(producer)
+
+    del producer
+    gc.collect()
+    consumer.register(Trained, [].append)  # tells the producers still alive, none here
+
+    assert reference() is None
+
+
+def test_reprs_name_the_handlers_and_consumers() -> None:
+    consumer = Consumer("metrics")
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None: ...
+
+    @consumer.handler
+    def another(event: Validated) -> None: ...
+
+    assert repr(consumer) == "Consumer('metrics', handlers=['another', 'on_trained'])"
+    assert repr(Consumer()) == "Consumer(handlers=[])"
+    assert repr(_wired(consumer)) == (
+        "Producer(consumers=[Consumer('metrics', handlers=['another', 'on_trained'])])"
+    )
+
+
+def test_an_async_handler_is_refused_at_registration() -> None:
+    consumer = Consumer()
+
+    async def on_trained(event: Trained) -> None: ...
+
+    with pytest.raises(TypeError, match=r"on_trained is async, but Consumer delivers messages "
+                       r"synchronously and would never await it"):
+        consumer.handler(on_trained)
+    assert consumer.registrations == ()
+
+
+def test_isolated_routes_wrap_the_handlers_they_deliver_to() -> None:
+    consumer = Consumer(isolate=True)
+
+    @consumer.handler
+    def on_trained(event: Trained) -> None: ...
+
+    (route,) = consumer.routes(Trained)
+
+    assert route is not on_trained
+    assert route.__wrapped__ is on_trained  # type: ignore[attr-defined]
+
+
+def test_register_refuses_an_annotation_that_names_no_class() -> None:
+    consumer = Consumer()
+
+    with pytest.raises(TypeError, match=r"cannot register .*append: typing.Any is not an event "
+                       r"class or a union of classes"):
+        consumer.register(Any, [].append)
+    with pytest.raises(TypeError, match=r"'Trained' is not an event class"):
+        consumer.register("Trained", [].append)
+    assert consumer.registrations == ()
+
+
+def test_a_handler_without_a_readable_signature_is_refused() -> None:
+    class Opaque:
+        __signature__ = "unreadable"
+
+        def __call__(self, event: Trained) -> None: ...
+
+    with pytest.raises(TypeError, match=r"cannot read the signature of .*Opaque"):
+        Consumer().handler(Opaque())
+
+
+def test_a_new_consumer_has_no_handlers() -> None:
+    consumer = Consumer()
+
+    assert dict(consumer.handlers) == {}
+    assert consumer.routes(Trained) == ()
+
+
+def test_routes_are_computed_once_per_class() -> None:
+    consumer = Consumer(isolate=True)
+    consumer.register(Trained, [].append)
+    producer = _wired(consumer)
+
+    assert consumer.routes(Trained) is consumer.routes(Trained)
+    assert producer.routes(Trained) is producer.routes(Trained)
+
+
+def test_the_only_consumer_can_be_removed() -> None:
+    received: list[Any] = []
+    consumer = Consumer()
+    consumer.register(Trained, received.append)
+    producer = _wired(consumer)
+
+    producer.remove(consumer)
+    producer.dispatch(Trained(1.0))
+
+    assert received == []
+    assert producer.consumers == ()
+
+
+def test_the_modules_export_their_public_names() -> None:
+    from torchsystem.services import _delivery, _event, _registration, prodcon, pubsub, service
+
+    assert prodcon.__all__ == ["Consumer", "Depends", "Producer", "Registration", "event"]
+    assert pubsub.__all__ == ["Depends", "Publisher", "Subscriber"]
+    assert service.__all__ == ["HandlerNotFoundError", "Service", "kebab_case"]
+    assert _registration.__all__ == ["Registration", "Registrations"]
+    assert _event.__all__ == ["event"]
+    assert _delivery.__all__ == [
+        "Listeners", "RouteCache", "Routable", "Routes", "isolated", "one_line", "reject_async",
+    ]

@@ -1,4 +1,4 @@
-"""``Service``: handlers called by name, with injection (DESIGN.md, `services`)."""
+"""``Service``: handlers called by name, with injection."""
 
 import asyncio
 import inspect
@@ -260,3 +260,76 @@ def test_handle_does_not_inspect_signatures(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(typing, "get_type_hints", refuse)
 
     assert service.handle("train", "mlp") == "mlp on cpu"
+
+
+def test_handler_not_found_error_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    from torchsystem.services import HandlerNotFoundError
+
+    error = HandlerNotFoundError("no handler 'x'; known: y")
+
+    for copied in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(copied) is HandlerNotFoundError
+        assert str(copied) == "no handler 'x'; known: y"
+    assert str(HandlerNotFoundError()) == ""
+
+
+def test_another_function_under_a_taken_name_is_refused() -> None:
+    service = Service("training")
+
+    @service.handler
+    def train(model: str) -> str:
+        return "first"
+
+    def other(model: str) -> str:
+        return "second"
+
+    with pytest.raises(ValueError, match=r"Service\('training', handlers=\['train'\]\) already "
+                       r"has a handler named 'train' \(.*train\); register this one with "
+                       r"another name"):
+        service.register(other, "train")
+    assert service.handle("train", "mlp") == "first"
+
+
+def test_the_same_function_or_a_redefinition_replaces_quietly() -> None:
+    service = Service()
+
+    def make(result: str) -> Any:
+        def train(model: str) -> str:
+            return result
+
+        return train
+
+    first = make("first")
+    service.handler(first)
+    service.handler(first)
+    service.handler(make("redefined"))  # same module and qualified name: a re-run cell
+
+    assert service.handle("train", "mlp") == "redefined"
+    assert list(service.handlers) == ["train"]
+
+
+def test_an_injected_function_registered_again_is_the_same_function() -> None:
+    service = Service()
+
+    def device() -> str:
+        return "cpu"
+
+    def train(model: str, device: str = Depends(device)) -> str:
+        return f"{model} on {device}"
+
+    injected = service.handler(train)
+
+    assert service.register(injected, "train") is not None
+    assert service.handle("train", "mlp") == "mlp on cpu"
+
+
+def test_an_empty_service_says_so() -> None:
+    service = Service()
+
+    with pytest.raises(HandlerNotFoundError, match=r"known: none registered$"):
+        service.handle("train")
+    assert repr(service) == "Service(handlers=[])"
+    assert repr(Service("training")) == "Service('training', handlers=[])"

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from torchsystem.services import Consumer
+from torchsystem.services import Consumer, Registration
+from torchsystem.services.prodcon import Excluded
 from torchsystem.training.events import Iterated, Stepped, Stopped, metric_items
 from torchsystem.training.protocol import identify
 
@@ -94,7 +95,18 @@ class PerModel(Generic[V]):
 class MetricsConsumer(Consumer):
     """A consumer whose catch-all (``object``) handlers read metrics events of any shape
     but are never routed the training service's per-step and per-epoch bookkeeping
-    (``Stepped``, ``Iterated``, ``Stopped``), so those cost it nothing."""
+    (``Stepped``, ``Iterated``, ``Stopped``), so those cost it nothing.
 
-    def accepts(self, cls: type, classes: tuple[type, ...]) -> bool:
-        return not (object in classes and issubclass(cls, (Stepped, Iterated, Stopped)))
+    The exclusion is registration data: ``register(object, handler)`` adds
+    ``exclude=BOOKKEEPING``; a handler registered for those classes by name gets them.
+    """
+
+    BOOKKEEPING: tuple[type, ...] = (Stepped, Iterated, Stopped)
+
+    def register(
+        self, annotation: Any, handler: Callable[..., Any], *, exclude: Excluded = ()
+    ) -> Registration:
+        if annotation is object:
+            exclude = (exclude,) if isinstance(exclude, type) else tuple(exclude)
+            exclude = (*exclude, *self.BOOKKEEPING)
+        return super().register(annotation, handler, exclude=exclude)

@@ -4,42 +4,48 @@ from __future__ import annotations
 
 import atexit
 import logging
-import queue
+import os
 import threading
-import weakref
 from collections.abc import Callable
+from threading import get_ident
 from types import TracebackType
 from typing import Any
 
-from torchsystem.services import Consumer
+from torchsystem.consumers._lifecycle import drain_at_exit, track
+from torchsystem.consumers._worker import Worker
+from torchsystem.services import Routable
+from torchsystem.services._delivery import Listeners, RouteCache, Routes, one_line
 
 __all__ = ["Background"]
 
 logger = logging.getLogger("torchsystem.consumers")
-_STOP = object()
 
 
-def _close_at_exit(reference: weakref.ReferenceType[Background]) -> None:
-    background = reference()
-    if background is not None:
-        background.close()
-
-
-class Background(Consumer):
+class Background:
     """Hand events for ``consumer`` to a worker thread, so slow I/O does not stall training.
 
-    Register it with a producer in place of ``consumer``. Events are queued in order on a
-    bounded queue (``maxsize``; a full queue makes ``dispatch`` wait, never drops) and
-    delivered one by one on the worker. An exception raised there is re-raised on the
-    producing thread at the next dispatch (after that event is queued), at ``flush()`` or
-    at ``close()``; if several fail meanwhile, the first is raised and the others logged.
-    ``close()`` (also run at interpreter exit) delivers what is queued, stops the worker
-    and closes ``consumer`` when it has ``close``; dispatching afterwards is an error.
-    Consumers whose effect must happen before the next step (``EarlyStopping``) stay
-    synchronous.
+    Wraps anything that implements ``torchsystem.services.Routable`` (a ``Consumer``, for
+    instance); register the ``Background`` with a producer in place of ``consumer``. An
+    event is queued only when ``consumer`` has handlers for its class. Events are queued
+    in order on a bounded queue (``maxsize``; a full queue makes ``dispatch`` wait, never
+    drops) and delivered one by one on the worker. An event dispatched from the worker
+    itself (a handler of ``consumer`` dispatching a follow-up through the same producer)
+    is delivered at once, nested, as a synchronous consumer would, so it can never wait
+    on its own queue.
+
+    An exception raised on the worker is re-raised on a producing thread at the next
+    dispatch (after that event is queued), at ``flush()`` or at ``close()``; if several
+    fail meanwhile, the first is raised and the others logged. ``close()`` delivers every
+    accepted event, stops the worker and closes ``consumer`` when it has ``close``;
+    dispatching afterwards is an error. At interpreter exit a ``Background`` not closed
+    is closed, waiting at most ``exit_timeout`` seconds (``None``: as long as it takes);
+    a failure or a timeout there is logged and the process exits with status 1. A
+    ``Background`` belongs to the process that made it: in a forked child, dispatching
+    through it raises ``RuntimeError``. Consumers whose effect must happen before the
+    next step (``EarlyStopping``) stay synchronous.
 
     Example:
-        >>> from torchsystem.services import Producer
+        >>> from torchsystem.services import Consumer, Producer
         >>> inner = Consumer()
         >>> seen = []
         >>> @inner.handler
@@ -53,25 +59,40 @@ class Background(Consumer):
         [1]
     """
 
-    def __init__(self, consumer: Consumer, *, maxsize: int = 1024, name: str | None = None) -> None:
-        super().__init__(name if name is not None else f"background-{consumer.name}")
+    def __init__(
+        self,
+        consumer: Routable[type],
+        *,
+        maxsize: int = 1024,
+        name: str | None = None,
+        exit_timeout: float | None = None,
+    ) -> None:
+        if not isinstance(consumer, Routable):
+            raise TypeError(
+                "Background wraps a consumer (an object with routes(cls) and watch(router), "
+                f"such as Consumer), got {consumer!r}"
+            )
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self.consumer = consumer
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
-        self._errors: list[BaseException] = []
+        self.name = name if name is not None else f"background-{getattr(consumer, 'name', None)}"
+        self.exit_timeout = exit_timeout
+        self._maxsize = maxsize
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        self._worker: Worker | None = None  # started by the first event
+        self._closed = self._finished = self._forked = False
         self._at_exit: Callable[[], None] | None = None
-        consumer._listeners.add(self)
+        self._routes: dict[type, Routes] = {}
+        self._listeners = Listeners()
+        consumer.watch(self)
+        track(self)
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
         return self._closed
 
-    def routes(self, cls: type) -> tuple[Callable[[Any], Any], ...]:
+    def routes(self, cls: type) -> Routes:
         """One route (the queue) for the classes ``consumer`` has handlers for."""
         try:
             return self._routes[cls]
@@ -80,78 +101,122 @@ class Background(Consumer):
             self._routes[cls] = found
             return found
 
+    def watch(self, router: RouteCache) -> None:
+        """Call ``router.forget_routes()`` whenever ``consumer``'s routes change."""
+        self._listeners.add(router)
+
+    def forget_routes(self) -> None:
+        """``consumer`` changed: drop the cached routes and tell the producers."""
+        self._routes.clear()
+        self._listeners.notify()
+
     def consume(self, message: Any) -> None:
-        """Queue ``message`` for the worker."""
+        """Queue ``message`` for the worker (as ``submit``)."""
         self.submit(message)
 
     def submit(self, message: Any) -> None:
         """Queue ``message``, then re-raise a failure the worker reported meanwhile.
 
+        Called on the worker itself, it delivers ``message`` at once instead.
+
         Raises:
-            RuntimeError: the background consumer is closed.
+            RuntimeError: the background consumer is closed, or was made in another
+                process (this one is a forked child).
         """
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed; create a new one to deliver more events")
-        if self._thread is None:
-            self._start()
-        self._queue.put(message)
-        if self._errors:
+        worker = self._worker
+        if worker is not None and get_ident() == worker.ident:
+            self._deliver(message)
+            return
+        if self._forked:
+            self._check_process("dispatch through")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed; create a new one to deliver more events")
+            if worker is None:
+                worker = self._worker = Worker(self, self._deliver, self._maxsize)
+                self._at_exit = drain_at_exit(self)
+            worker.put(message)
+        if worker.errors:
             self._raise_pending()
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
-                self._thread.start()
-                reference = weakref.ref(self)
-                self._at_exit = lambda: _close_at_exit(reference)
-                atexit.register(self._at_exit)
-
-    def _work(self) -> None:
-        while True:
-            message = self._queue.get()
-            try:
-                if message is _STOP:
-                    return
-                self.consumer.consume(message)
-            except BaseException as error:  # handed to the producing thread
-                self._errors.append(error)
-            finally:
-                self._queue.task_done()
+    def _deliver(self, message: Any) -> None:
+        for handler in self.consumer.routes(type(message)):
+            handler(message)
 
     def _raise_pending(self) -> None:
-        errors, self._errors = self._errors, []
-        for later in errors[1:]:
-            logger.error("%r: a later background failure", self, exc_info=later)
-        raise errors[0]
+        assert self._worker is not None, "failures come from the worker"
+        errors = self._worker.errors
+        first = errors.popleft()
+        while errors:
+            later = errors.popleft()
+            logger.error("%r: a later background failure: %s", self, one_line(later),
+                         exc_info=later)
+        raise first
 
     def flush(self) -> None:
-        """Wait until every queued event was delivered; re-raise a failure."""
-        if self._thread is not None:
-            self._queue.join()
-        if self._errors:
-            self._raise_pending()
+        """Wait until every queued event was delivered; re-raise a failure.
 
-    def close(self) -> None:
+        Raises:
+            RuntimeError: called from the worker (a handler of ``consumer``), where it
+                would wait for itself, or in a forked child.
+        """
+        self._check_caller("flush")
+        if self._worker is not None:
+            self._worker.flush()
+            if self._worker.errors:
+                self._raise_pending()
+
+    def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued, stop the worker, close ``consumer``; re-raise a failure.
 
-        Closing again does nothing (but re-raise a failure not raised yet).
+        Waits at most ``timeout`` seconds (``None``: as long as it takes). Closing again
+        does nothing but wait for what is left and re-raise a failure not raised yet.
+
+        Raises:
+            TimeoutError: events are still queued after ``timeout``; the worker goes on
+                delivering them and a later ``close()`` waits again.
+            RuntimeError: called from the worker or in a forked child.
         """
-        with self._lock:
-            thread, already = self._thread, self._closed
+        self._check_caller("close")
+        with self._lock:  # submit queues under the same lock: no event after the stop
             self._closed = True
-        if not already:
-            if thread is not None and thread.is_alive():
-                self._queue.put(_STOP)
-                thread.join()
-            if self._at_exit is not None:
-                atexit.unregister(self._at_exit)
-                self._at_exit = None
-            close = getattr(self.consumer, "close", None)
-            if callable(close):
-                close()
-        if self._errors:
+            worker = self._worker
+        if worker is not None and not worker.stop(timeout):
+            raise TimeoutError(
+                f"{self!r} did not deliver its events within {timeout} s ({worker.pending()} "
+                "still queued); the worker goes on, close() again to wait"
+            )
+        self._finish()
+        if worker is not None and worker.errors:
             self._raise_pending()
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._at_exit is not None:
+            atexit.unregister(self._at_exit)
+            self._at_exit = None
+        close = getattr(self.consumer, "close", None)
+        if callable(close):
+            close()
+
+    def _check_caller(self, action: str) -> None:
+        if self._worker is not None and threading.get_ident() == self._worker.ident:
+            raise RuntimeError(
+                f"{action}() of {self!r} was called on its own worker (by a handler of the "
+                "wrapped consumer), where it would wait for itself; call it from the thread "
+                "that dispatches"
+            )
+        self._check_process(action)
+
+    def _check_process(self, action: str) -> None:
+        if self._forked:
+            raise RuntimeError(
+                f"cannot {action} {self!r} in pid {os.getpid()}: it was made by the parent "
+                "process and its worker thread did not survive the fork; make a new "
+                "Background (and producer) in the child"
+            )
 
     def __enter__(self) -> Background:
         return self

@@ -83,7 +83,7 @@ class Aggregate(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.events = Events()
+        self.events = Events(owner=self)
 
     if TYPE_CHECKING:  # read-only for type checkers, so 1.3's `@property def id` fits
 

@@ -26,9 +26,10 @@ from torchsystem.registry.accessors import (
     sethash,
     setname,
 )
-from torchsystem.registry.catalog import Registry
+from torchsystem.registry.catalog import NotRegisteredError, Registry
 
 __all__ = [
+    "NotRegisteredError",
     "Registry",
     "getarguments",
     "gethash",

@@ -12,28 +12,22 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from torchsystem._inspect import qualified_name, signature
+from torchsystem.registry._inherit import follow_subclasses
 from torchsystem.registry._instance import ARGUMENTS, NAME, nest, write
+from torchsystem.registry._options import (
+    MARKER,
+    Capture,
+    check_exclusions,
+    pick_excluded,
+    registered_options,
+)
 
 __all__ = ["Capture", "capture", "ensure_class", "init_parameters", "registered_options"]
 
 C = TypeVar("C", bound=type)
-
-_MARKER = "__torchsystem_capture__"
-
-
-@dataclass(frozen=True)
-class Capture:
-    """What a registered class records: its custom name and the parameters left out."""
-
-    owner: type
-    name: str | None
-    excluded_args: frozenset[int]
-    excluded_kwargs: frozenset[str]
-
 
 def init_parameters(cls: type) -> list[inspect.Parameter]:
     """The parameters of ``cls.__init__`` after ``self`` (none for ``object.__init__``)."""
@@ -64,6 +58,17 @@ def capture(
         ValueError: an excluded index or name does not match a parameter.
     """
     ensure_class(cls)
+    _capture(cls, name, excluded_args, excluded_kwargs)
+    follow_subclasses(cls, _capture_subclass)
+    return cls
+
+
+def _capture(
+    cls: type,
+    name: str | None,
+    excluded_args: Iterable[int] | None,
+    excluded_kwargs: Iterable[str] | None,
+) -> None:
     init, previous = _original_init(cls)
     parameters = init_parameters(cls)
     if previous is None:
@@ -71,13 +76,33 @@ def capture(
     options = Capture(
         owner=cls,
         name=previous.name if name is None else name,
-        excluded_args=_pick(excluded_args, previous.excluded_args, int),
-        excluded_kwargs=_pick(excluded_kwargs, previous.excluded_kwargs, str),
+        excluded_args=pick_excluded(excluded_args, previous.excluded_args, int),
+        excluded_kwargs=pick_excluded(excluded_kwargs, previous.excluded_kwargs, str),
     )
-    _check_exclusions(cls, parameters, options)
+    check_exclusions(cls, parameters, options)
     setattr(cls, "__init__", _wrap(init, inspect.Signature(parameters), options))  # noqa: B010
     _allow_torch_load(cls)
-    return cls
+
+
+def _capture_subclass(subclass: type) -> None:
+    """Record the arguments of a subclass that defines ``__init__`` and is not registered
+    itself, leaving out the names its registered base leaves out. One whose signature
+    cannot be read keeps its base's record."""
+    if "__init__" not in subclass.__dict__ or registered_options(subclass) is not None:
+        return
+    # the hook runs only for descendants of a registered class: the nearest one is found
+    options = next(filter(None, map(registered_options, subclass.__mro__[1:])))
+    left_out = set(options.excluded_kwargs)
+    for index, parameter in enumerate(init_parameters(options.owner)):
+        if index in options.excluded_args:
+            left_out.add(parameter.name)
+    try:
+        parameters = init_parameters(subclass)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            left_out &= {p.name for p in parameters}
+        _capture(subclass, None, None, left_out)
+    except (TypeError, ValueError):
+        pass
 
 
 def ensure_class(candidate: object) -> None:
@@ -88,24 +113,6 @@ def ensure_class(candidate: object) -> None:
         )
 
 
-def registered_options(cls: type) -> Capture | None:
-    """The options ``cls`` itself was registered with (not a base's), or ``None``."""
-    options = getattr(cls.__dict__.get("__init__"), _MARKER, None)
-    return options if isinstance(options, Capture) and options.owner is cls else None
-
-
-def _pick(given: Iterable[Any] | None, previous: frozenset[Any], kind: type) -> Any:
-    if given is None:
-        return previous
-    items = None if isinstance(given, (str, bytes)) else frozenset(given)
-    if items is None or not all(isinstance(item, kind) for item in items):
-        raise TypeError(
-            f"excluded options take a collection of {kind.__name__}, got {given!r} "
-            "(for example excluded_args=[0], excluded_kwargs={'name'})"
-        )
-    return items
-
-
 def _original_init(cls: type) -> tuple[Callable[..., None], Capture | None]:
     """The ``__init__`` to wrap and, when ``cls`` is already registered, its options."""
     options = registered_options(cls)
@@ -113,23 +120,6 @@ def _original_init(cls: type) -> tuple[Callable[..., None], Capture | None]:
         return _init_of(cls), None
     original: Callable[..., None] = cls.__dict__["__init__"].__wrapped__
     return original, options
-
-
-def _check_exclusions(cls: type, parameters: list[inspect.Parameter], options: Capture) -> None:
-    names = [parameter.name for parameter in parameters]
-    wrong = sorted(index for index in options.excluded_args if not 0 <= index < len(names))
-    if wrong:
-        raise ValueError(
-            f"excluded_args {wrong} of {qualified_name(cls)} are out of range: __init__ "
-            f"has {len(names)} parameters after self ({', '.join(names) or 'none'})"
-        )
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    unknown = sorted(options.excluded_kwargs - set(names))
-    if unknown and not takes_kwargs:
-        raise ValueError(
-            f"excluded_kwargs {unknown} are not parameters of {qualified_name(cls)}.__init__; "
-            f"its parameters are: {', '.join(names) or 'none'}"
-        )
 
 
 def _wrap(
@@ -142,7 +132,7 @@ def _wrap(
         if options.name is not None and type(self) is options.owner:
             write(self, NAME, options.name)
 
-    setattr(__init__, _MARKER, options)
+    setattr(__init__, MARKER, options)
     return __init__
 
 

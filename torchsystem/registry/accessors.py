@@ -8,7 +8,7 @@ from typing import Any, TypeVar, overload
 
 from torchsystem._inspect import qualified_name
 from torchsystem.registry._canonical import UnencodableError, canonical, dumps
-from torchsystem.registry._capture import capture, ensure_class
+from torchsystem.registry._capture import capture
 from torchsystem.registry._instance import ARGUMENTS, HASH, NAME, name_of, nest, read, write
 
 __all__ = ["getarguments", "gethash", "getmetadata", "getname", "register", "sethash", "setname"]
@@ -63,7 +63,6 @@ def register(
             raise TypeError(f"register got two names, {cls!r} and name={name!r}; pass one")
         label = cls if name is None else name
         return lambda target: capture(target, label, excluded_args, excluded_kwargs)
-    ensure_class(cls)
     return capture(cls, name, excluded_args, excluded_kwargs)
 
 
@@ -145,10 +144,10 @@ def _encoded(obj: object, encode: Callable[[dict[str, Any]], Any]) -> Any:
     except UnencodableError as error:
         cls = type(obj).__name__
         parameter = error.path.split("[", 1)[0].split("{", 1)[0]
+        fix = " or decorate its class with @register" if error.registrable else ""
         raise TypeError(
             f"argument {error.path!r} of {cls} cannot be hashed: {error.reason}; leave it out "
-            f"with register({cls}, excluded_kwargs={{{parameter!r}}}) or decorate its class "
-            "with @register"
+            f"with register({cls}, excluded_kwargs={{{parameter!r}}}){fix}"
         ) from error
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import types
 import typing
@@ -16,14 +17,24 @@ from torchsystem.registry._capture import (
     registered_options,
 )
 
-__all__ = ["Registry", "annotation_name"]
+__all__ = ["NotRegisteredError", "Registry", "annotation_name"]
 
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
 
 
+class NotRegisteredError(KeyError):
+    """``registry[name]`` was given a name no class is registered under."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Registry(Generic[T]):
     """Classes registered by name, each with ``{parameter: annotation name}``.
+
+    ``get(name)`` returns ``None`` for an unknown name (as in torchsystem 1.3);
+    ``registry[name]`` raises ``NotRegisteredError`` naming the known ones.
 
     ``register`` also makes instances record their constructor arguments, exactly as the
     ``register`` function does (with the registry name as their custom name when one is
@@ -37,8 +48,10 @@ class Registry(Generic[T]):
         ...         self.width = width
         >>> models.keys(), models.signature("mlp")
         (['mlp'], {'width': 'int', 'dropout': 'float | None'})
-        >>> models.get("mlp")(32).width
+        >>> models["mlp"](32).width
         32
+        >>> models.get("mpl") is None
+        True
     """
 
     def __init__(self) -> None:
@@ -113,8 +126,28 @@ class Registry(Generic[T]):
         return cls
 
     def get(self, name: str) -> type[T] | None:
-        """The class registered under ``name``, or ``None``."""
+        """The class registered under ``name``, or ``None`` (``registry[name]`` raises)."""
         return self.types.get(name)
+
+    def __getitem__(self, name: str) -> type[T]:
+        """The class registered under ``name``.
+
+        Raises:
+            NotRegisteredError: no class has that name; the message lists the known ones.
+        """
+        try:
+            return self.types[name]
+        except KeyError:
+            raise NotRegisteredError(self._unknown(name)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.types
+
+    def _unknown(self, name: str) -> str:
+        known = ", ".join(repr(key) for key in self.types) or "none registered"
+        close = difflib.get_close_matches(str(name), list(self.types), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"no class registered as {name!r} in {self!r}; known: {known}{hint}"
 
     def keys(self) -> list[str]:
         """The registered names, in registration order."""

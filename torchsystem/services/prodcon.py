@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
 
-from torchsystem._container import Container
 from torchsystem._inspect import event_classes, qualified_name, type_hints
-from torchsystem.depends import Depends, Provider, inject
-from torchsystem.services._delivery import Listeners, isolated, reject_async
+from torchsystem.depends import Depends, Provider
+from torchsystem.services._delivery import Listeners, Routable, RouteCache, Routes, isolated
 from torchsystem.services._event import event
+from torchsystem.services._registration import Registration, Registrations
 
-__all__ = ["Consumer", "Depends", "Producer", "event"]
+__all__ = ["Consumer", "Depends", "Producer", "Registration", "event"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Routes = tuple[Callable[[Any], Any], ...]
+Excluded = type | Iterable[type]
 
 
-class Consumer(Container):
-    """Reacts to events: each handler receives the event classes its first parameter names.
+class Consumer(Registrations):
+    """Reacts to events: each handler receives the event classes it was registered for.
 
     ``@consumer.handler`` reads the first parameter's annotation: a class, or a union of
     classes (``A | B``, ``Union``, ``Optional`` without ``None``). An event reaches every
-    handler registered for a class along its MRO, in registration order. Routing is by
-    class object, never by name. With ``isolate=True`` a handler's ``Exception`` is logged
-    with the handler's name and delivery goes on; by default it propagates.
+    handler registered for a class along its MRO, in registration order, once per
+    handler however many registrations match; ``exclude`` classes (and their
+    subclasses) never reach that registration. Routing is by class object, never by
+    name, and depends only on what was registered. With ``isolate=True`` a handler's
+    ``Exception`` is logged in one line (handler, event class, exception; the traceback
+    at debug level) and delivery goes on; by default it propagates.
 
     Example:
         >>> @event
@@ -44,17 +48,34 @@ class Consumer(Container):
     ) -> None:
         super().__init__(provider)
         self.name = name
-        self.isolate = isolate
-        self.handlers: dict[type, list[Callable[..., Any]]] = {}
-        self._entries: list[tuple[tuple[type, ...], Callable[..., Any]]] = []
+        self._isolate = isolate
+        self._handlers: Mapping[type, tuple[Callable[..., Any], ...]] = MappingProxyType({})
         self._routes: dict[type, Routes] = {}
         self._listeners = Listeners()
 
-    def register(self, annotation: Any, handler: F) -> F:
-        """Register ``handler`` for the class(es) ``annotation`` names; return it injected.
+    @property
+    def isolate(self) -> bool:
+        """Whether a handler's ``Exception`` is logged instead of raised."""
+        return self._isolate
+
+    @isolate.setter
+    def isolate(self, value: bool) -> None:
+        self._isolate = value
+        self._changed()
+
+    @property
+    def handlers(self) -> Mapping[type, tuple[Callable[..., Any], ...]]:
+        """Read-only: event class -> the handlers registered for it, in order."""
+        return self._handlers
+
+    def register(self, annotation: Any, handler: Callable[..., Any], *,
+                 exclude: Excluded = ()) -> Registration:
+        """Register ``handler`` for the class(es) ``annotation`` names, except ``exclude``.
+
+        Registering a handler again adds classes to it; it still gets each event once.
 
         Raises:
-            TypeError: ``annotation`` names no class, or ``handler`` is async.
+            TypeError: ``annotation`` or ``exclude`` names no class, or ``handler`` is async.
         """
         classes = event_classes(annotation)
         if not classes:
@@ -63,21 +84,26 @@ class Consumer(Container):
                 "class or a union of classes; annotate its first parameter with the event "
                 "class, e.g. `def handler(event: Trained | Validated)`"
             )
-        reject_async(handler, self)
-        injected: F = inject(self.provider, owner=self)(handler)
-        for cls in classes:
-            self.handlers.setdefault(cls, []).append(injected)
-        self._entries.append((classes, injected))
-        self._forget_routes()
-        return injected
+        return self._add(handler, classes, _excluded(exclude, handler))
 
-    def handler(self, wrapped: F) -> F:
-        """Decorator: register ``wrapped`` for the classes its first parameter is annotated with.
+    @overload
+    def handler(self, wrapped: F, *, exclude: Excluded = ()) -> F: ...
+
+    @overload
+    def handler(self, wrapped: None = None, *, exclude: Excluded = ()) -> Callable[[F], F]: ...
+
+    def handler(self, wrapped: F | None = None, *, exclude: Excluded = ()) -> Any:
+        """Decorator: register the function for the classes its first parameter names
+        (``@consumer.handler`` or ``@consumer.handler(exclude=...)``); return it injected.
 
         Raises:
             TypeError: no first parameter, or no usable class annotation on it.
         """
-        return self.register(_first_annotation(wrapped), wrapped)
+        if wrapped is None:
+            return lambda function: self.handler(function, exclude=exclude)
+        registration = self.register(_first_annotation(wrapped), wrapped, exclude=exclude)
+        injected: F = registration.handler  # type: ignore[assignment]  # F, injected
+        return injected
 
     def routes(self, cls: type) -> Routes:
         """The handlers an instance of ``cls`` is delivered to, in delivery order."""
@@ -85,20 +111,15 @@ class Consumer(Container):
             return self._routes[cls]
         except KeyError:
             pass
-        mro = set(cls.__mro__)
-        found = tuple(
-            h for classes, h in self._entries
-            if mro.intersection(classes) and self.accepts(cls, classes)
-        )
-        if self.isolate:
-            found = tuple(isolated(h, self) for h in found)
-        self._routes[cls] = found
-        return found
-
-    def accepts(self, cls: type, classes: tuple[type, ...]) -> bool:
-        """Whether a handler registered for ``classes`` receives ``cls`` (it is along the
-        MRO). Subclasses may refuse some routes; asked once per class, never per message."""
-        return True
+        mro, found = cls.__mro__, []
+        for r in self._registrations:
+            if r.handler not in found and not issubclass(cls, r.exclude) and _meets(mro, r.keys):
+                found.append(r.handler)
+        if self._isolate:
+            owner, where = _label(self), cls.__qualname__
+            found = [isolated(handler, owner, where) for handler in found]
+        routes = self._routes[cls] = tuple(found)
+        return routes
 
     def consume(self, message: Any) -> None:
         """Deliver ``message`` to its handlers now."""
@@ -109,14 +130,44 @@ class Consumer(Container):
         for handler in handlers:
             handler(message)
 
-    def _forget_routes(self) -> None:
+    def watch(self, router: RouteCache) -> None:
+        """Call ``router.forget_routes()`` whenever this consumer's routes change."""
+        self._listeners.add(router)
+
+    def _changed(self) -> None:
+        table: dict[type, list[Callable[..., Any]]] = {}
+        for r in self._registrations:
+            for cls in r.keys:
+                handlers = table.setdefault(cls, [])  # type: ignore[arg-type]
+                if r.handler not in handlers:
+                    handlers.append(r.handler)
+        self._handlers = MappingProxyType({cls: tuple(h) for cls, h in table.items()})
         self._routes.clear()
         self._listeners.notify()
 
     def __repr__(self) -> str:
         label = "" if self.name is None else f"{self.name!r}, "
-        names = sorted({getattr(h, "__name__", "?") for _, h in self._entries})
+        names = sorted({getattr(r.function, "__name__", "?") for r in self._registrations})
         return f"Consumer({label}handlers={names})"
+
+
+def _meets(mro: tuple[type, ...], keys: tuple[Any, ...]) -> bool:
+    return any(cls in mro for cls in keys)
+
+
+def _label(owner: Consumer) -> str:
+    return "Consumer" if owner.name is None else f"Consumer {owner.name!r}"
+
+
+def _excluded(exclude: Excluded, handler: Callable[..., Any]) -> tuple[type, ...]:
+    classes = (exclude,) if isinstance(exclude, type) else tuple(exclude)
+    wrong = [cls for cls in classes if not isinstance(cls, type)]
+    if wrong:
+        raise TypeError(
+            f"exclude of {qualified_name(handler)} takes classes, got {wrong[0]!r}; "
+            "for example exclude=(Stepped, Iterated)"
+        )
+    return classes
 
 
 def _first_annotation(handler: Callable[..., Any]) -> Any:
@@ -150,6 +201,9 @@ def _first_annotation(handler: Callable[..., Any]) -> Any:
 class Producer:
     """Delivers events to the consumers registered with it, in registration order.
 
+    A consumer is anything that implements ``Routable`` (``routes(cls)`` and
+    ``watch(router)``): a ``Consumer``, a ``Background``, or your own.
+
     Example:
         >>> producer = Producer()
         >>> consumer = Consumer()
@@ -162,30 +216,49 @@ class Producer:
     """
 
     def __init__(self) -> None:
-        self._consumers: list[Consumer] = []
+        self._consumers: tuple[Routable[type], ...] = ()
         self._routes: dict[type, Routes] = {}
 
     @property
-    def consumers(self) -> tuple[Consumer, ...]:
+    def consumers(self) -> tuple[Routable[type], ...]:
         """The registered consumers, in delivery order."""
-        return tuple(self._consumers)
+        return self._consumers
 
-    def register(self, *consumers: Consumer) -> None:
-        """Deliver future events to ``consumers`` too (a consumer registered twice counts once)."""
+    def register(self, *consumers: Routable[type]) -> None:
+        """Deliver future events to ``consumers`` too (a consumer registered twice counts once).
+
+        Raises:
+            TypeError: an argument does not implement ``Routable``; nothing is registered.
+        """
         for consumer in consumers:
-            if not isinstance(consumer, Consumer):
-                raise TypeError(f"Producer.register expects Consumer objects, got {consumer!r}")
-            if consumer not in self._consumers:
-                self._consumers.append(consumer)
-                consumer._listeners.add(self)
-        self._forget_routes()
+            if not isinstance(consumer, Routable):
+                raise TypeError(
+                    f"Producer.register expects consumers (objects with routes(cls) and "
+                    f"watch(router), such as Consumer), got {consumer!r}"
+                )
+        for consumer in consumers:
+            if all(consumer is not known for known in self._consumers):
+                self._consumers += (consumer,)
+                consumer.watch(self)
+        self.forget_routes()
+
+    def remove(self, consumer: Routable[type]) -> None:
+        """Stop delivering to ``consumer``.
+
+        Raises:
+            ValueError: ``consumer`` is not registered here.
+        """
+        if all(consumer is not known for known in self._consumers):
+            raise ValueError(f"{consumer!r} is not registered with this producer")
+        self._consumers = tuple(known for known in self._consumers if known is not consumer)
+        self.forget_routes()
 
     def dispatch(self, message: Any) -> None:
         """Deliver ``message`` to every consumer's handlers for its class, synchronously."""
         try:
             handlers = self._routes[type(message)]
         except KeyError:
-            handlers = self._route(type(message))
+            handlers = self.routes(type(message))
         for handler in handlers:
             handler(message)
 
@@ -197,15 +270,14 @@ class Producer:
         try:
             return self._routes[cls]
         except KeyError:
-            return self._route(cls)
-
-    def _route(self, cls: type) -> Routes:
+            pass
         found = tuple(h for consumer in self._consumers for h in consumer.routes(cls))
         self._routes[cls] = found
         return found
 
-    def _forget_routes(self) -> None:
+    def forget_routes(self) -> None:
+        """Drop the cached routes; the next dispatch asks the consumers again."""
         self._routes.clear()
 
     def __repr__(self) -> str:
-        return f"Producer(consumers={self._consumers!r})"
+        return f"Producer(consumers={list(self._consumers)!r})"

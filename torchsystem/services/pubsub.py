@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
-from torchsystem._container import Container
-from torchsystem.depends import Depends, Provider, inject
-from torchsystem.services._delivery import Listeners, isolated, reject_async
+from torchsystem.depends import Depends, Provider
+from torchsystem.services._delivery import Listeners, Routable, RouteCache, Routes, isolated
+from torchsystem.services._registration import Registration, Registrations
 
 __all__ = ["Depends", "Publisher", "Subscriber"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Routes = tuple[Callable[[Any], Any], ...]
+_MISSES = 1024  # topics without subscribers a publisher remembers before starting afresh
 
 
-class Subscriber(Container):
+class Subscriber(Registrations):
     """Handlers subscribed to topics; ``receive(message, topic)`` calls them in order.
 
-    With ``isolate=True`` a handler's ``Exception`` is logged with the handler's name and
-    delivery goes on; by default it propagates to the caller.
+    A handler subscribed to a topic twice receives each message once. With
+    ``isolate=True`` a handler's ``Exception`` is logged in one line (handler, topic,
+    exception; the traceback at debug level) and delivery goes on; by default it
+    propagates to the caller.
 
     Example:
         >>> subscriber = Subscriber()
@@ -35,25 +38,44 @@ class Subscriber(Container):
     ) -> None:
         super().__init__(provider)
         self.name = name
-        self.isolate = isolate
-        self.handlers: dict[Hashable, list[Callable[..., Any]]] = {}
-        self._routes: dict[Hashable, Routes] = {}
+        self._isolate = isolate
+        self._handlers: Mapping[Hashable, tuple[Callable[..., Any], ...]] = MappingProxyType({})
+        self._table: dict[Hashable, Routes] = {}
         self._listeners = Listeners()
 
-    def register(self, topic: Hashable, handler: F) -> F:
-        """Subscribe ``handler`` to ``topic``; return it with its dependencies injected."""
-        reject_async(handler, self)
-        injected: F = inject(self.provider, owner=self)(handler)
-        self._add(topic, injected)
-        return injected
+    @property
+    def isolate(self) -> bool:
+        """Whether a handler's ``Exception`` is logged instead of raised."""
+        return self._isolate
 
-    def _add(self, topic: Hashable, injected: Callable[..., Any]) -> None:
-        self.handlers.setdefault(topic, []).append(injected)
-        self._routes.pop(topic, None)
-        self._listeners.notify()
+    @isolate.setter
+    def isolate(self, value: bool) -> None:
+        self._isolate = value
+        self._changed()
+
+    @property
+    def handlers(self) -> Mapping[Hashable, tuple[Callable[..., Any], ...]]:
+        """Read-only: topic -> the handlers subscribed to it, in order."""
+        return self._handlers
+
+    def register(self, topic: Hashable, handler: Callable[..., Any]) -> Registration:
+        """Subscribe ``handler`` to ``topic``.
+
+        Raises:
+            TypeError: ``topic`` is not hashable, or ``handler`` is async.
+        """
+        try:
+            hash(topic)
+        except TypeError:
+            raise TypeError(
+                f"topic {topic!r} of {getattr(handler, '__qualname__', handler)} is not "
+                "hashable; use a string, a number or a tuple"
+            ) from None
+        return self._add(handler, (topic,), ())
 
     def subscribe(self, *topics: Hashable) -> Callable[[F], F]:
-        """Decorator: subscribe the function to every topic in ``topics``.
+        """Decorator: ``register`` the function for every topic in ``topics``; return it
+        injected.
 
         Raises:
             TypeError: no topic was given.
@@ -62,46 +84,52 @@ class Subscriber(Container):
             raise TypeError("subscribe() needs at least one topic: @subscriber.subscribe('loss')")
 
         def decorate(handler: F) -> F:
-            reject_async(handler, self)
-            injected: F = inject(self.provider, owner=self)(handler)
-            for topic in topics:
-                self._add(topic, injected)
+            registrations = [self.register(topic, handler) for topic in topics]
+            injected: F = registrations[0].handler  # type: ignore[assignment]  # F, injected
             return injected
 
         return decorate
 
     def routes(self, topic: Hashable) -> Routes:
         """The handlers a message on ``topic`` is delivered to, in order."""
-        try:
-            return self._routes[topic]
-        except KeyError:
-            pass
-        found = tuple(self.handlers.get(topic, ()))
-        if self.isolate:
-            found = tuple(isolated(h, self) for h in found)
-        self._routes[topic] = found
-        return found
+        return self._table.get(topic, ())
 
     def receive(self, message: Any, topic: Hashable) -> None:
         """Deliver ``message`` to the handlers subscribed to ``topic``."""
-        try:
-            handlers = self._routes[topic]
-        except KeyError:
-            handlers = self.routes(topic)
-        for handler in handlers:
+        for handler in self._table.get(topic, ()):
             handler(message)
 
-    def _forget_routes(self) -> None:
-        self._routes.clear()
+    def watch(self, router: RouteCache) -> None:
+        """Call ``router.forget_routes()`` whenever this subscriber's routes change."""
+        self._listeners.add(router)
+
+    def _changed(self) -> None:
+        table: dict[Hashable, list[Callable[..., Any]]] = {}
+        for r in self._registrations:
+            handlers = table.setdefault(r.keys[0], [])
+            if r.handler not in handlers:
+                handlers.append(r.handler)
+        self._handlers = MappingProxyType({topic: tuple(h) for topic, h in table.items()})
+        self._table = {topic: self._wrapped(topic, h) for topic, h in self._handlers.items()}
         self._listeners.notify()
+
+    def _wrapped(self, topic: Hashable, handlers: Routes) -> Routes:
+        if not self._isolate:
+            return handlers
+        owner = "Subscriber" if self.name is None else f"Subscriber {self.name!r}"
+        return tuple(isolated(handler, owner, f"topic {topic!r}") for handler in handlers)
 
     def __repr__(self) -> str:
         label = "" if self.name is None else f"{self.name!r}, "
-        return f"Subscriber({label}topics={list(self.handlers)})"
+        return f"Subscriber({label}topics={list(self._handlers)})"
 
 
 class Publisher:
     """Publishes messages on topics to the subscribers registered with it.
+
+    A subscriber is anything that implements ``Routable`` (``routes(topic)`` and
+    ``watch(router)``). Routes of topics nobody subscribed to are remembered up to a
+    bound, so publishing on ever new topics does not grow memory.
 
     Example:
         >>> subscriber = Subscriber()
@@ -115,42 +143,71 @@ class Publisher:
     """
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Routable[Hashable], ...] = ()
         self._routes: dict[Hashable, Routes] = {}
+        self._misses = 0
 
     @property
-    def subscribers(self) -> tuple[Subscriber, ...]:
+    def subscribers(self) -> tuple[Routable[Hashable], ...]:
         """The registered subscribers, in delivery order."""
-        return tuple(self._subscribers)
+        return self._subscribers
 
-    def register(self, *subscribers: Subscriber) -> None:
-        """Deliver future messages to ``subscribers`` too (each counted once)."""
+    def register(self, *subscribers: Routable[Hashable]) -> None:
+        """Deliver future messages to ``subscribers`` too (each counted once).
+
+        Raises:
+            TypeError: an argument does not implement ``Routable``; nothing is registered.
+        """
         for subscriber in subscribers:
-            if not isinstance(subscriber, Subscriber):
+            if not isinstance(subscriber, Routable):
                 raise TypeError(
-                    f"Publisher.register expects Subscriber objects, got {subscriber!r}"
+                    f"Publisher.register expects subscribers (objects with routes(topic) "
+                    f"and watch(router), such as Subscriber), got {subscriber!r}"
                 )
-            if subscriber not in self._subscribers:
-                self._subscribers.append(subscriber)
-                subscriber._listeners.add(self)
-        self._routes.clear()
+        for subscriber in subscribers:
+            if all(subscriber is not known for known in self._subscribers):
+                self._subscribers += (subscriber,)
+                subscriber.watch(self)
+        self.forget_routes()
+
+    def remove(self, subscriber: Routable[Hashable]) -> None:
+        """Stop delivering to ``subscriber``.
+
+        Raises:
+            ValueError: ``subscriber`` is not registered here.
+        """
+        if all(subscriber is not known for known in self._subscribers):
+            raise ValueError(f"{subscriber!r} is not registered with this publisher")
+        self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+        self.forget_routes()
 
     def publish(self, message: Any, topic: Hashable) -> None:
         """Deliver ``message`` to every subscriber's handlers for ``topic``, synchronously."""
         try:
             handlers = self._routes[topic]
         except KeyError:
-            handlers = self._route(topic)
+            handlers = self.routes(topic)
         for handler in handlers:
             handler(message)
 
-    def _route(self, topic: Hashable) -> Routes:
+    def routes(self, topic: Hashable) -> Routes:
+        """The handlers a message on ``topic`` is delivered to, across subscribers."""
+        try:
+            return self._routes[topic]
+        except KeyError:
+            pass
         found = tuple(h for s in self._subscribers for h in s.routes(topic))
+        if not found:
+            if self._misses >= _MISSES:
+                self.forget_routes()
+            self._misses += 1
         self._routes[topic] = found
         return found
 
-    def _forget_routes(self) -> None:
+    def forget_routes(self) -> None:
+        """Drop the cached routes; the next publish asks the subscribers again."""
         self._routes.clear()
+        self._misses = 0
 
     def __repr__(self) -> str:
-        return f"Publisher(subscribers={self._subscribers!r})"
+        return f"Publisher(subscribers={list(self._subscribers)!r})"
