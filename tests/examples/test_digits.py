@@ -141,6 +141,24 @@ def test_the_demo_records_its_run_in_the_run_database(run: Any) -> None:
             (epochs, "validation", "accuracy")]
 
 
+def test_a_database_that_cannot_be_used_stops_the_demo_before_training(
+    tmp_path: Path,
+) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n" * 100)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "src.main", "--runs", str(tmp_path), "--database", str(text)],
+        cwd=EXAMPLE, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLE)},
+    )
+
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"error: {text} is not a SQLite database (file is not a database)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert epoch_lines(done.stderr) == []
+
+
 # --- the composition root, in-process ----------------------------------------------------
 
 

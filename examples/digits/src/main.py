@@ -20,6 +20,7 @@ from torch.optim import Adam
 from src.bootstrap import bootstrap
 from src.data import digits
 from src.model import MLP
+from torchsystem.runs import RunDatabaseError
 from torchsystem.runs.database import ENVIRONMENT
 
 
@@ -37,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a model this small only loses from intra-op threads
 
-    with bootstrap(runs=args.runs, database=args.database) as app:
+    try:
+        app = bootstrap(runs=args.runs, database=args.database)
+    except RunDatabaseError as error:  # before any training: fix the database and rerun
+        parser.error(str(error))
+    with app:
         nn = MLP(input=64, hidden=128, classes=10)
         classifier = app.compiler.compile(nn, CrossEntropyLoss(), Adam(nn.parameters(), lr=3e-3))
         app.training.fit(classifier, digits(args.batch_size, seed=args.seed), args.epochs)
