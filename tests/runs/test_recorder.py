@@ -167,6 +167,23 @@ def test_an_outcome_a_run_cannot_end_with_is_refused(sqlite_url: str) -> None:
         recorder.consume(Ended(Classifier(), 1, "done"))
 
 
+def test_passwords_in_the_command_line_are_not_recorded(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv = ["python", "-m", "src.main", "--database",
+            "postgresql+psycopg://me:s3cr:et@db.internal:5432/runs", "--url=http://a:b@c/d",
+            "--note", "me:you@home"]
+    monkeypatch.setattr(sys, "orig_argv", argv)
+    with RunRecorder(sqlite_url) as recorder:
+        recorder.consume(trained(Classifier(), 1, 0.5))
+
+    with Database(sqlite_url) as database:
+        assert find_runs(database)[0].command == [
+            "python", "-m", "src.main", "--database",
+            "postgresql+psycopg://me:***@db.internal:5432/runs", "--url=http://a:***@c/d",
+            "--note", "me:you@home"]
+
+
 class TwoGroups(Classifier):
     """An aggregate with two param groups and a scheduler stepped at each epoch."""
 
