@@ -111,3 +111,16 @@ def test_a_model_without_a_dict_has_nothing_but_the_seed() -> None:
     assert hyperparameters(object(), epochs=1) == {
         "model": {}, "seed": torch.initial_seed(), "epochs": 1}
     assert learning_rates(object()) == ()
+
+
+def test_a_private_optimizer_attribute_counts_but_a_private_part_does_not() -> None:
+    class Private(Aggregate):
+        def __init__(self) -> None:
+            super().__init__()
+            self._net = MLP(3, 1)
+            self._optimizer = torch.optim.SGD(self._net.parameters(), lr=0.7)
+
+    model = Private()
+
+    assert learning_rates(model) == (Metric("lr", 0.7),)
+    assert hyperparameters(model)["model"] == {}

@@ -81,14 +81,14 @@ def arguments(model: Any) -> dict[str, Any]:
 
 
 def optimizers(model: Any) -> dict[str, torch.optim.Optimizer]:
-    """The aggregate's optimizers, by attribute name."""
-    return {name: value for name, value in _attributes(model).items()
+    """The aggregate's optimizers, by attribute name (private ones included)."""
+    return {name: value for name, value in list(getattr(model, "__dict__", {}).items())
             if isinstance(value, torch.optim.Optimizer)}
 
 
 def _schedulers(model: Any) -> dict[str, Any]:
     found = {}
-    for name, value in _attributes(model).items():
+    for name, value in list(getattr(model, "__dict__", {}).items()):
         if isinstance(value, torch.optim.lr_scheduler.LRScheduler):
             state = {key: item for key, item in value.state_dict().items()
                      if not key.startswith("_") and key not in ("base_lrs", "last_epoch")}
