@@ -243,9 +243,9 @@ def test_scalars_are_tagged_metric_slash_phase(tmp_path: Path) -> None:
         "loss/train", "accuracy/train", "lr/train", "loss/validation", "accuracy/validation"}
 
 
-def test_scalars_are_written_per_epoch_with_the_events_values() -> None:
+def test_scalars_are_written_per_epoch_with_the_events_values(tmp_path: Path) -> None:
     writers, model = Writers(), Model()
-    board = TensorBoard(writer=writers)
+    board = TensorBoard(tmp_path, writer=writers)
 
     board.consume(_trained(model, 4, loss=0.5, accuracy=0.75))
 
@@ -264,12 +264,12 @@ def test_the_learning_rate_of_each_param_group_is_a_scalar_per_epoch(tmp_path: P
     assert _steps(folder, "lr.1/train") == [(1, 0.01), (2, 0.005), (3, 0.0025)]
 
 
-def test_the_learning_rates_are_those_the_event_carries() -> None:
+def test_the_learning_rates_are_those_the_event_carries(tmp_path: Path) -> None:
     writers, model = Writers(), Classifier()  # its optimizer's lr is 0.1
     event = _trained(model, 2, loss=0.5)
     event.learning_rates = (Metric("lr", 0.25),)
 
-    TensorBoard(writer=writers).consume(event)
+    TensorBoard(tmp_path, writer=writers).consume(event)
 
     assert writers[0].scalars == [("loss/train", 0.5, 2), ("lr/train", 0.25, 2)]
 
@@ -304,19 +304,20 @@ def test_a_model_without_id_is_filed_under_its_class_name_and_warned_about(
     assert Path(writers[0].folder).parent == tmp_path / "Anonymous"
 
 
-def test_the_1_3_event_is_tagged_with_the_models_phase_and_epoch() -> None:
+def test_the_1_3_event_is_tagged_with_the_models_phase_and_epoch(tmp_path: Path) -> None:
     writers, model = Writers(), Model()
     model.phase, model.epoch = "evaluation", 3
+    board = TensorBoard(tmp_path, writer=writers)
 
-    TensorBoard(writer=writers).consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.5)]))
+    board.consume(LegacyTrained(model, None, [LegacyMetric("loss", 0.5)]))
 
     assert writers[0].scalars == [("loss/evaluation", 0.5, 3)]
 
 
-def test_the_1_3_events_tensor_metric_values_are_written_as_numbers() -> None:
+def test_the_1_3_events_tensor_metric_values_are_written_as_numbers(tmp_path: Path) -> None:
     writers = Writers()
 
-    TensorBoard(writer=writers).consume(
+    TensorBoard(tmp_path, writer=writers).consume(
         LegacyTrained(Model(), None, [LegacyMetric("loss", torch.tensor(0.5))])
     )
 
@@ -450,9 +451,9 @@ def test_flush_makes_the_scalars_readable(tmp_path: Path) -> None:
     board.close()
 
 
-def test_ended_closes_the_runs_writer_and_a_new_fit_opens_another() -> None:
+def test_ended_closes_the_runs_writer_and_a_new_fit_opens_another(tmp_path: Path) -> None:
     writers, model = Writers(), Model()
-    board = TensorBoard(writer=writers)
+    board = TensorBoard(tmp_path, writer=writers)
 
     board.consume(Started(model, 1, 1, model_id="m"))
     board.consume(_trained(model, 1, loss=0.5))
