@@ -208,19 +208,24 @@ def parts(data: Any, batch: int, rounds: int) -> dict[str, float]:
 
 def event_cost(count: int) -> float:
     """Microseconds the training thread spends per ``Trained`` event the recorder handles
-    (capture and queue; the writer thread runs meanwhile, as in training)."""
+    (copy and queue; the writer thread runs meanwhile, as in training). The events are
+    made as ``Training`` makes them, with the learning rates it reads."""
     from torchsystem.runs import RunRecorder
-    from torchsystem.training import Metric, Trained
+    from torchsystem.training import Metric, Started, Trained
+    from torchsystem.training.hyperparameters import hyperparameters, learning_rates
 
     model, loader = fresh(load_digits(), 32)
     classifier = aggregate(model)
-    metrics = (Metric("loss", 0.5), Metric("accuracy", 0.9))
+    metrics, rates = (Metric("loss", 0.5), Metric("accuracy", 0.9)), learning_rates(classifier)
     recorder = RunRecorder(f"{WORK}/events.db")
-    recorder.consume(Trained(classifier, "train", 1, metrics, loader))  # starts the run
+    phases = (("train", loader),)
+    recorder.consume(Started(classifier, 1, count + 1, phases,
+                             hyperparameters(classifier, phases, count + 1),
+                             model_id=classifier.id))
     best = float("inf")
     for _ in range(5):
-        events = [Trained(classifier, "train", epoch, metrics, loader)
-                  for epoch in range(2, count + 2)]
+        events = [Trained(classifier, "train", epoch, metrics, loader, classifier.id, rates)
+                  for epoch in range(1, count + 1)]
         gc.disable()
         start = time.perf_counter()
         for event in events:

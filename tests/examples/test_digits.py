@@ -1,4 +1,5 @@
-"""The example system, end to end: train, stop early, read the TensorBoard files back.
+"""The example system, end to end: train, stop early, read the TensorBoard files and the
+run database back.
 
 The demo runs once as a subprocess (what ``make demo`` does); the other tests build a
 fresh application with ``bootstrap()`` each, in-process.
@@ -91,24 +92,71 @@ def test_training_stops_early_when_the_validation_loss_stops_improving(run: Any)
     assert f"for {len(lines)} epochs" in done.stdout
 
 
-def test_tensorboard_event_files_hold_every_epoch(run: Any) -> None:
+def _run_folders(runs: Path) -> list[Path]:
+    return sorted({file.parent for file in runs.rglob("events.out.tfevents.*")})
+
+
+def test_tensorboard_event_files_hold_every_epoch_in_the_runs_folder(run: Any) -> None:
     done, runs = run
     epochs = len(epoch_lines(done.stderr))
-    files = list(runs.glob("events.out.tfevents.*"))
-    assert files, list(runs.iterdir())
-    board = EventAccumulator(str(runs))
-    board.Reload()
-    tags = board.Tags()["scalars"]
-    model_ids = {tag.split("/")[0] for tag in tags}
-    assert len(model_ids) == 1
-    (model_id,) = model_ids
+    [folder] = _run_folders(runs)
+    model_id = folder.parent.name
     assert re.fullmatch(r"[0-9a-f]{32}", model_id)
+    assert f"trained {model_id} for" in done.stdout
+    board = EventAccumulator(str(folder))
+    board.Reload()
     for metric in ("loss", "accuracy"):
         for phase in ("train", "validation"):
-            steps = [event.step for event in board.Scalars(f"{model_id}/{metric}/{phase}")]
+            steps = [event.step for event in board.Scalars(f"{metric}/{phase}")]
             assert steps == list(range(1, epochs + 1))
-    accuracy = board.Scalars(f"{model_id}/accuracy/validation")[-1].value
+    assert [event.value for event in board.Scalars("lr/train")] == [
+        pytest.approx(3e-3)] * epochs
+    accuracy = board.Scalars("accuracy/validation")[-1].value
     assert accuracy > 0.9
+
+
+def test_the_demo_records_its_run_in_the_run_database(run: Any) -> None:
+    from torchsystem.runs import Database
+    from torchsystem.runs.queries import find_runs, get_model, metric_history
+
+    done, runs = run
+    epochs = len(epoch_lines(done.stderr))
+    assert f"list the runs with: torchsystem runs list --database {runs / 'runs.db'}" in (
+        done.stdout)
+    with Database(runs / "runs.db", create=False) as database:
+        [recorded] = find_runs(database)
+        assert (recorded.status, recorded.epochs) == ("stopped early", epochs)
+        assert recorded.reason is not None
+        assert recorded.reason.startswith("validation loss did not improve on")
+        settings = recorded.hyperparameters
+        assert (settings["seed"], settings["epochs"], settings["batch_size"]) == (
+            0, EPOCHS, {"train": 32, "validation": 32})
+        assert settings["optimizer"]["class"] == "Adam"
+        assert get_model(database, recorded.model).arguments == {"nn": {
+            "name": "MLP",
+            "arguments": {"input": 64, "hidden": 128, "classes": 10, "dropout": 0.1}}}
+        history = metric_history(database, [recorded.id], names=["accuracy", "lr"])
+        assert [(p.epoch, p.phase, p.name) for p in history[-3:]] == [
+            (epochs, "train", "accuracy"), (epochs, "train", "lr"),
+            (epochs, "validation", "accuracy")]
+
+
+def test_a_database_that_cannot_be_used_stops_the_demo_before_training(
+    tmp_path: Path,
+) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n" * 100)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "src.main", "--runs", str(tmp_path), "--database", str(text)],
+        cwd=EXAMPLE, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLE)},
+    )
+
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"error: {text} is not a SQLite database (file is not a database)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert epoch_lines(done.stderr) == []
 
 
 # --- the composition root, in-process ----------------------------------------------------
@@ -147,9 +195,32 @@ def test_the_application_trains_on_the_device_it_is_given(
 
     assert (ran, classifier.epoch) == (2, 2)
     assert next(classifier.parameters()).device.type == "cpu"
-    board = EventAccumulator(str(tmp_path))
+    [folder] = _run_folders(tmp_path)
+    board = EventAccumulator(str(folder))
     board.Reload()
-    assert len(board.Tags()["scalars"]) == 4
+    assert len(board.Tags()["scalars"]) == 5
+
+
+def test_two_runs_are_two_folders_and_two_records(
+    example: dict[str, ModuleType], tmp_path: Path,
+) -> None:
+    from torchsystem.runs import Database
+    from torchsystem.runs.queries import find_runs
+
+    for batch_size in (64, 128):
+        with example["bootstrap"].bootstrap(
+            runs=tmp_path / "runs", database=tmp_path / "records.db", device=lambda: "cpu",
+            progress=False,
+        ) as app:
+            classifier = _classifier(app, example)
+            app.training.fit(classifier, example["data"].digits(batch_size=batch_size), 2)
+
+    first, second = _run_folders(tmp_path / "runs")
+    assert first.parent == second.parent  # one model: the same arguments
+    assert not (tmp_path / "runs" / "runs.db").exists()
+    with Database(tmp_path / "records.db", create=False) as database:
+        assert [(r.status, r.epochs, r.hyperparameters["batch_size"]["train"])
+                for r in find_runs(database)] == [("finished", 2, 128), ("finished", 2, 64)]
 
 
 def test_the_compiler_needs_the_device_from_the_application(
@@ -166,9 +237,11 @@ def test_the_compiler_needs_the_device_from_the_application(
         compiler.compile(network, torch.nn.CrossEntropyLoss(), optimizer)
 
 
-def test_a_diverging_training_loss_enqueues_a_stop(example: dict[str, ModuleType]) -> None:
+def test_a_diverging_training_loss_enqueues_a_stop(
+    example: dict[str, ModuleType], tmp_path: Path,
+) -> None:
     consumer = example["services.earlystopping"].divergence()
-    model = _classifier(example["bootstrap"].bootstrap(progress=False), example)
+    model = _classifier(example["bootstrap"].bootstrap(runs=tmp_path, progress=False), example)
 
     consumer.consume(Trained(model, "train", 3, (Metric("loss", math.nan),)))
     consumer.consume(Validated(model, "validation", 3, (Metric("loss", math.inf),)))

@@ -3,6 +3,7 @@
     python _worker.py URL kill      record one epoch, print the run id, wait to be killed
     python _worker.py URL write N   say ready, wait for a start file, record N epochs, flushing each
     python _worker.py URL exit      record one epoch and exit without closing the recorder
+    python _worker.py URL started   start a run (batches written once an hour), wait to be killed
 
 The model is a plain object with an id (building an optimizer would import
 ``torch._dynamo``: seconds of start-up for nothing here).
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from torchsystem.runs import RunRecorder
-from torchsystem.training import Metric, Trained, Validated
+from torchsystem.training import Metric, Started, Trained, Validated
 
 
 class Model:
@@ -31,6 +32,14 @@ class Loader:
 
 def main(url: str, mode: str, count: int = 0) -> None:
     model, loader = Model(), Loader()
+    if mode == "started":
+        hourly = RunRecorder(url, interval=3600.0)
+        hourly.consume(Started(model, 1, 10, (("train", loader),), {"epochs": 10},
+                               model_id=Model.id))
+        hourly.consume(Trained(model, "train", 1, (Metric("loss", 0.5),), loader, Model.id))
+        print("started", flush=True)
+        time.sleep(60)
+        return
     recorder = RunRecorder(url, interval=0.0)
     if mode == "write":
         start = Path(sys.argv[4])

@@ -288,3 +288,16 @@ def test_the_installed_console_script_runs(database: str) -> None:
 
     assert done.returncode == 0, done.stderr
     assert [run["id"] for run in json.loads(done.stdout)["runs"]] == [3, 2, 1]
+
+
+def test_a_reader_that_stops_reading_gets_no_traceback(database: str) -> None:
+    reading, writing = os.pipe()
+    os.close(reading)  # like `| head -1` once it has its line: every write fails (EPIPE)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "torchsystem", "runs", "show", "1", "--database", database],
+            stdout=writing, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(writing)
+
+    assert (done.returncode, done.stderr) == (1, "")

@@ -247,6 +247,30 @@ def test_a_run_killed_with_sigkill_reads_as_interrupted(url: str) -> None:
         assert stored == "interrupted"  # marked in the database, not only shown
 
 
+def test_a_run_is_written_when_it_starts_so_a_kill_at_once_leaves_it_interrupted(
+    url: str,
+) -> None:
+    Database(url).close()
+    worker = subprocess.Popen([sys.executable, str(WORKER), url, "started"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "started\n"
+        deadline = time.monotonic() + 30  # metrics wait for the hourly batch; the run not
+        with Database(url) as database:
+            while not find_runs(database):
+                assert time.monotonic() < deadline, "the run was not written when it started"
+                time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+
+    with Database(url) as database:
+        [run] = find_runs(database)
+        assert (run.status, run.hyperparameters, run.epochs) == (
+            "interrupted", {"epochs": 10}, 0)
+
+
 def test_a_silent_run_of_another_host_turns_interrupted_after_stale_after(url: str) -> None:
     now = time.time()
     with Database(url, stale_after=60) as database:

@@ -18,7 +18,7 @@ from torchsystem.consumers import EarlyStopping
 from torchsystem.runs import Database, RunDatabaseError, RunRecorder
 from torchsystem.runs.queries import find_runs, get_model, get_run, metric_history
 from torchsystem.runs.schema import metrics
-from torchsystem.training import Accuracy, Stopped, Training
+from torchsystem.training import Accuracy, Ended, Metric, Started, Stopped, Trained, Training
 
 from ._models import Classifier, loaders, trained, validated
 
@@ -57,6 +57,131 @@ def test_a_fit_is_recorded_with_its_model_hyperparameters_and_history(url: str) 
             (1, 4, "validation", "loss"), (1, 4, "validation", "accuracy"),
             (2, 8, "train", "loss"), (2, 8, "train", "accuracy")]
         assert len(history) == 15
+
+
+def test_a_run_starts_when_fit_starts_and_ends_when_fit_ends_without_close(
+    sqlite_url: str,
+) -> None:
+    model, training = Classifier(), Training()
+    recorder = RunRecorder(sqlite_url)
+    training.producer.register(recorder)
+    before = time.time()
+    training.fit(model, loaders(), epochs=2)
+    after = time.time()
+    recorder.flush()  # written; the recorder stays open
+
+    with Database(sqlite_url) as database:
+        [run] = find_runs(database)
+        first = min(point.time for point in metric_history(database, [run.id]))
+        assert (run.status, run.epochs, run.reason) == ("finished", 2, None)
+        assert before <= run.started < first
+        assert run.ended is not None
+        assert run.ended <= after
+        assert (run.hyperparameters["epochs"], run.hyperparameters["batch_size"]) == (
+            2, {"train": 16, "validation": 32})
+    recorder.close()
+
+
+def test_each_fit_is_a_run_of_its_own(sqlite_url: str) -> None:
+    model, training = Classifier(), Training()
+    with RunRecorder(sqlite_url) as recorder:
+        training.producer.register(recorder)
+        training.fit(model, loaders(), epochs=2)
+        training.fit(model, loaders(), epochs=3)  # trained on: epoch 3 only
+
+    with Database(sqlite_url) as database:
+        second, first = find_runs(database)
+        assert [(run.status, run.hyperparameters["epochs"]) for run in (first, second)] == [
+            ("finished", 2), ("finished", 3)]
+        assert sorted({p.epoch for p in metric_history(database, [second.id])}) == [3]
+
+
+class Broken(Classifier):
+    def fit(self, inputs: torch.Tensor, target: torch.Tensor) -> Any:
+        if self.epoch == 1:
+            raise KeyError("no such column")
+        return super().fit(inputs, target)
+
+
+class Interrupted(Classifier):
+    def fit(self, inputs: torch.Tensor, target: torch.Tensor) -> Any:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("model", "raised", "status", "reason"), [
+    (Broken, KeyError, "failed", "KeyError: 'no such column'"),
+    (Interrupted, KeyboardInterrupt, "interrupted", "KeyboardInterrupt"),
+])
+def test_a_fit_that_raises_ends_its_run_with_the_error(
+    sqlite_url: str, model: type[Classifier], raised: type[BaseException], status: str,
+    reason: str,
+) -> None:
+    training, recorder = Training(), RunRecorder(sqlite_url)
+    training.producer.register(recorder)
+
+    with pytest.raises(raised):
+        training.fit(model(), loaders(), epochs=3)
+    recorder.flush()
+
+    with Database(sqlite_url) as database:
+        [run] = find_runs(database)
+        assert (run.status, run.reason) == (status, reason)
+    recorder.close()
+
+
+def test_the_model_is_the_id_the_events_carry_and_its_id_is_never_read(
+    sqlite_url: str,
+) -> None:
+    class Counting(Classifier):
+        reads = 0
+
+        @property
+        def id(self) -> str:
+            type(self).reads += 1
+            return "live"
+
+    model = Counting()
+    carried = {"model": {"nn": {"name": "Net", "arguments": {"hidden": 3}}}, "seed": 3,
+               "batch_size": {"train": 8}}
+    with RunRecorder(sqlite_url, hyperparameters={"seed": 4, "data": "v2"}) as recorder:
+        recorder.consume(Started(model, 1, 1, (), carried, 100.0, model_id="carried"))
+        recorder.consume(Trained(model, "train", 1, (Metric("loss", 0.5),), None, "carried",
+                                 (Metric("lr", 0.25),)))
+        recorder.consume(Ended(model, 1, "finished", None, 101.0, model_id="carried"))
+
+    assert Counting.reads == 0
+    with Database(sqlite_url) as database:
+        [run] = find_runs(database)
+        assert (run.model, run.started, run.ended, run.status) == (
+            "carried", 100.0, 101.0, "finished")
+        assert run.hyperparameters == {**carried, "seed": 4, "data": "v2"}
+        assert get_model(database, "carried").arguments == carried["model"]
+        assert _history(database, run.id) == {(1, "train", "loss"): 0.5,
+                                              (1, "train", "lr"): 0.25}
+
+
+def test_an_outcome_a_run_cannot_end_with_is_refused(sqlite_url: str) -> None:
+    with RunRecorder(sqlite_url) as recorder, pytest.raises(
+        ValueError, match=r"a run ends as one of \['finished', 'stopped early', "
+                          r"'interrupted', 'failed'\], not 'done'"):
+        recorder.consume(Ended(Classifier(), 1, "done"))
+
+
+def test_passwords_in_the_command_line_are_not_recorded(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv = ["python", "-m", "src.main", "--database",
+            "postgresql+psycopg://me:s3cr:et@db.internal:5432/runs", "--url=http://a:b@c/d",
+            "--note", "me:you@home"]
+    monkeypatch.setattr(sys, "orig_argv", argv)
+    with RunRecorder(sqlite_url) as recorder:
+        recorder.consume(trained(Classifier(), 1, 0.5))
+
+    with Database(sqlite_url) as database:
+        assert find_runs(database)[0].command == [
+            "python", "-m", "src.main", "--database",
+            "postgresql+psycopg://me:***@db.internal:5432/runs", "--url=http://a:***@c/d",
+            "--note", "me:you@home"]
 
 
 class TwoGroups(Classifier):

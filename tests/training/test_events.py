@@ -139,5 +139,5 @@ def test_a_repr_leaves_the_model_and_the_loader_out() -> None:
 
     assert repr(event) == (
         "Trained(phase='train', epoch=2, metrics=(Metric(name='loss', value=0.5),), "
-        "model_id='mlp')"
+        "model_id='mlp', learning_rates=None)"
     )

@@ -12,8 +12,10 @@ from torch import Tensor, nn
 from tests.training._models import Classifier, loaders, recorder
 from torchsystem import Aggregate
 from torchsystem.training import (
+    Ended,
     Iterated,
     MissingIdWarning,
+    Started,
     Stepped,
     Stopped,
     Trained,
@@ -189,7 +191,7 @@ def test_events_carry_the_models_id() -> None:
     training.fit(model, loaders(), epochs=5)
 
     kinds = {type(event) for event in seen}
-    assert kinds == {Stepped, Trained, Validated, Iterated, Stopped}
+    assert kinds == {Started, Stepped, Trained, Validated, Iterated, Stopped, Ended}
     assert {event.model_id for event in seen} == {model.id}
 
 

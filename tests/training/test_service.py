@@ -234,7 +234,7 @@ def test_fit_dispatches_stepped_then_one_event_per_phase_then_iterated() -> None
     training.fit(Classifier(), loaders(train_batches=3, validation_batches=2), epochs=2)
 
     epoch = ["Stepped"] * 3 + ["Trained"] + ["Stepped"] * 2 + ["Validated", "Iterated"]
-    assert [type(e).__name__ for e in seen] == epoch * 2
+    assert [type(e).__name__ for e in seen] == ["Started", *epoch * 2, "Ended"]
 
 
 def test_iterate_dispatches_iterated_with_every_phases_results() -> None:
@@ -359,7 +359,7 @@ def test_an_early_stop_dispatches_stopped_with_the_reason() -> None:
 
     training.fit(model, loaders(), epochs=10)
 
-    stopped = seen[-1]
+    stopped = seen[-2]
     assert isinstance(stopped, Stopped)
     assert (stopped.model, stopped.epoch, stopped.reason) == (model, 2, reason)
 

@@ -1,35 +1,85 @@
-"""``TensorBoard``: per-epoch scalars and the model's registry metadata."""
+"""``TensorBoard``: one folder per run, a scalar per metric and epoch, hyperparameters."""
 
 from __future__ import annotations
 
-import json
+import re
 import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torchsystem.consumers._hparams import flatten, session_end, session_start
 from torchsystem.consumers._reports import MetricsConsumer, PerModel, identity, report_of
-from torchsystem.registry import getarguments, getmetadata
-from torchsystem.training.events import Iterated
+from torchsystem.training.events import Ended, Started, metric_items
+from torchsystem.training.hyperparameters import arguments
+from torchsystem.training.protocol import identify
 
-__all__ = ["TensorBoard"]
+__all__ = ["TensorBoard", "run_folder"]
 
 
-class _Seen:
+@dataclass
+class _Run:
+    folder: Path
+    writer: Any
+
+
+class _Slot:
+    """The run a model is in, if any."""
+
     def __init__(self) -> None:
-        self.first_epoch: int | None = None
-        self.tags: dict[str, float] = {}
-        self.described = False
+        self.run: _Run | None = None
+
+
+def run_folder(log_dir: str | Path, model_id: str, started: float) -> Path:
+    """Make and return a new folder ``<log_dir>/<model id>/<start>`` for a run.
+
+    ``<start>`` is the local time ``started`` (seconds since the epoch) to the second,
+    ``2026-11-27_17-44-33``, with ``-2``, ``-3``... when that folder exists already (also
+    one made by another process meanwhile: the folder is claimed by creating it).
+    Characters of the id other than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    """
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", model_id)
+    parent = Path(log_dir) / (name if name.strip(".") else "_" * max(len(name), 1))
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(started))
+    folder, count = parent / stamp, 1
+    while True:
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            count += 1
+            folder = parent / f"{stamp}-{count}"
+            continue
+        return folder
 
 
 class TensorBoard(MetricsConsumer):
-    """Write every metrics event as TensorBoard scalars, tagged ``{model.id}/{metric}/{phase}``.
+    """Write each run into a folder of its own, ``<log_dir>/<model id>/<start>``: a scalar
+    per metric and phase at every epoch (tags ``loss/train``, ``accuracy/validation``...),
+    the learning rate of each param group (``lr/train``; ``lr.0/train``... for several
+    groups), the run's hyperparameters and its status for TensorBoard's HParams
+    dashboard, which shows them next to the final value of each of the run's scalars.
 
-    The step is the event's epoch. Once a model's first epoch is complete (the service's
-    ``Iterated``, or the next epoch's first event, or ``flush``/``close``), its registry
-    metadata (name, constructor arguments and hash of the model when registered, else of
-    its registered attributes such as ``nn``) is written as hyperparameters, linked to
-    every metric tag of that epoch. The writer is created on the first event, so making
-    the consumer touches no file; a ``writer`` passed in is flushed but never closed here.
+    A run is one ``fit`` of the ready ``Training``: ``Started`` opens the folder, named
+    by the local time fit began (``2026-11-27_17-44-33``; see ``run_folder``), and
+    writes the hyperparameters the event carries (registry arguments of the model's
+    parts, optimizer settings, seed, epochs, batch sizes, flattened as
+    ``optimizer.param_groups.0.lr``); ``Ended`` records its outcome (``finished`` and
+    ``stopped early`` as success, ``failed`` and ``interrupted`` as failure) and
+    closes its writer. A ``RunRecorder`` reads the same ``Started``: the folder's name
+    is the ``started`` time of the run in the run database, to the second.
+
+    Events of a service that dispatches no ``Started`` (a hand-written one, torchsystem
+    1.3's) open a run at the model's first metrics event, with the registry arguments of
+    the model as hyperparameters; it stays open until ``close()``. Learning rates come
+    only with the ``Trained`` events of ``Training``, which read them on the training
+    thread; so this consumer may run on another (``Background``).
+
+    ``writer(folder)`` makes the writer of each run folder (default:
+    ``torch.utils.tensorboard.SummaryWriter``); hparams are written through its
+    ``_get_file_writer()`` when it has one. No file is touched before the first event.
 
     Example:
         >>> from torchsystem.services import Producer
@@ -42,12 +92,11 @@ class TensorBoard(MetricsConsumer):
         self,
         log_dir: str | Path | None = None,
         *,
-        writer: Any = None,
+        writer: Callable[[str], Any] | None = None,
         name: str = "tensorboard",
         isolate: bool = False,
     ) -> None:
         super().__init__(name, isolate=isolate)
-        self._owned = writer is None
         if writer is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter  # optional dependency
@@ -56,110 +105,90 @@ class TensorBoard(MetricsConsumer):
                     "TensorBoard needs the tensorboard package: "
                     "pip install 'torchsystem[tensorboard]'"
                 ) from missing
-            self._factory: Any = lambda: SummaryWriter(None if log_dir is None else str(log_dir))
-        else:
-            self._factory = lambda: writer
-        self._writer: Any = None
-        self._seen: PerModel[_Seen] = PerModel(_Seen)
-        self._models: list[Any] = []
-        self._lock = threading.Lock()
-        self.register(Iterated, self.epoch_done)
+            writer = SummaryWriter
+        self.log_dir = Path("runs" if log_dir is None else log_dir)
+        self._make_writer = writer
+        self._slots: PerModel[_Slot] = PerModel(_Slot)
+        self._open: list[_Run] = []
+        self._lock = threading.RLock()
+        self.register(Started, self.started)
+        self.register(Ended, self.ended)
         self.register(object, self.write)
 
-    @property
-    def writer(self) -> Any:
-        """The ``SummaryWriter`` (created on first use)."""
+    def started(self, event: Started) -> None:
+        """Open the folder of the run ``fit`` began; write its hyperparameters."""
+        model_id = identify(event.model) if event.model_id is None else event.model_id
         with self._lock:
-            if self._writer is None:
-                self._writer = self._factory()
-            return self._writer
+            slot = self._slots.get(event.model)
+            if slot.run is not None:  # a run without an end: leave it without a status
+                self._close(slot.run)
+            slot.run = self._start(model_id, event.hyperparameters, event.time)
+
+    def ended(self, event: Ended) -> None:
+        """Record the run's outcome and close its writer."""
+        with self._lock:
+            slot = self._slots.get(event.model)
+            if slot.run is None:
+                return
+            run, slot.run = slot.run, None
+            _add_summary(run.writer, session_end(event.outcome, event.time))
+            self._close(run)
 
     def write(self, event: object) -> None:
         """Write the scalars of ``event`` if it carries metrics; ignore it otherwise."""
         report = report_of(event)
         if report is None:
             return
-        writer, model_id, seen = self.writer, identity(report), self._seen.get(report.model)
-        if seen.first_epoch is None:
-            seen.first_epoch = report.epoch
-            self._models.append(report.model)
-        elif report.epoch != seen.first_epoch:
-            self._describe(report.model, seen)
-        for metric, value in report.metrics:
-            tag = f"{model_id}/{metric}/{report.phase}"
-            writer.add_scalar(tag, value, report.epoch)
-            if not seen.described:
-                seen.tags[tag] = value
+        with self._lock:
+            slot = self._slots.get(report.model)
+            if slot.run is None:
+                described = {"model": arguments(report.model)}
+                slot.run = self._start(identity(report), described, time.time())
+            writer = slot.run.writer
+            for metric, value in report.metrics:
+                writer.add_scalar(f"{metric}/{report.phase}", value, report.epoch)
+            rates = getattr(event, "learning_rates", None)
+            for metric, value in metric_items(() if rates is None else rates):
+                writer.add_scalar(f"{metric}/{report.phase}", value, report.epoch)
 
-    def epoch_done(self, event: Iterated) -> None:
-        """The model's epoch is complete: its hyperparameters can be written."""
-        self._describe(event.model, self._seen.get(event.model))
+    def _start(self, model_id: str, hyperparameters: Mapping[str, Any], started: float) -> _Run:
+        folder = run_folder(self.log_dir, model_id, started)
+        run = _Run(folder, self._make_writer(str(folder)))
+        self._open.append(run)
+        hparams = flatten(hyperparameters)
+        if hparams:
+            _add_summary(run.writer, session_start(hparams, started))
+        return run
 
-    def _describe(self, model: Any, seen: _Seen) -> None:
-        if seen.described or seen.first_epoch is None:
-            return
-        seen.described = True
-        self._models = [known for known in self._models if known is not model]
-        params = _flatten(_metadata(model))
-        file_writer = getattr(self.writer, "_get_file_writer", None)
-        if not params or not seen.tags or file_writer is None:
-            return  # nothing registered, or a writer without the hparams plumbing
-        from torch.utils.tensorboard.summary import hparams
+    def _close(self, run: _Run) -> None:
+        self._open = [known for known in self._open if known is not run]
+        run.writer.flush()
+        close = getattr(run.writer, "close", None)
+        if callable(close):
+            close()
 
-        for summary in hparams(params, seen.tags):  # type: ignore[no-untyped-call]
-            file_writer().add_summary(summary)
+    @property
+    def folders(self) -> list[Path]:
+        """The folders of the runs open now, oldest first."""
+        with self._lock:
+            return [run.folder for run in self._open]
 
     def flush(self) -> None:
-        """Write pending hyperparameters and push what was written to disk."""
-        for model in list(self._models):
-            self._describe(model, self._seen.get(model))
-        if self._writer is not None:
-            self._writer.flush()
+        """Push what was written to disk."""
+        with self._lock:
+            for run in self._open:
+                run.writer.flush()
 
     def close(self) -> None:
-        """Flush, and close the writer this consumer opened (a later event opens another)."""
-        self.flush()
-        self._models.clear()
+        """Flush and close every open run's writer (without a status: the runs did not
+        say how they ended); a later event opens a new run."""
         with self._lock:
-            writer, self._writer = self._writer, None
-        if writer is not None and self._owned:
-            writer.close()
+            for run in list(self._open):
+                self._close(run)
+            self._slots.clear()
 
 
-def _registered(value: Any) -> bool:
-    try:
-        getarguments(value)
-    except AttributeError:
-        return False
-    return True
-
-
-def _metadata(model: Any) -> dict[str, Any]:
-    """The registry metadata of ``model`` or of its registered attributes: constructor
-    arguments recorded when they were made, read from copies of the attribute tables
-    (each copied in one step), so another thread may train the model meanwhile."""
-    candidates = {"model": model} if _registered(model) else {
-        name: value
-        for name, value in {**dict(vars(model)), **dict(getattr(model, "_modules", {}))}.items()
-        if not name.startswith("_") and _registered(value)
-    }
-    found = {}
-    for name, value in candidates.items():
-        try:
-            found[name] = getmetadata(value)
-        except TypeError:  # arguments that cannot be serialised: name them, skip the rest
-            found[name] = {"name": type(value).__name__}
-    return found
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, (bool, int, float, str)):
-            flat[name] = value
-        else:
-            flat[name] = json.dumps(value, sort_keys=True, default=str)
-    return flat
+def _add_summary(writer: Any, summary: Any) -> None:
+    file_writer = getattr(writer, "_get_file_writer", None)
+    if callable(file_writer):
+        file_writer().add_summary(summary)

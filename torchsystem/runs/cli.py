@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -116,7 +117,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "torchsystem runs") -> int:
-    """Run the command line; the exit status (1: an error explained on stderr)."""
+    """Run the command line; the exit status (1: an error explained on stderr, or the
+    reader of the output stopped reading)."""
     args = _parser(prog).parse_args(argv)
     command: Command = args.command
     try:
@@ -125,8 +127,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "torchsystem runs") -> i
     except (RunDatabaseError, ValueError, ImportError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
-    if getattr(args, "json", False):
-        print(json.dumps(payload, indent=2, allow_nan=False))
-    else:
-        print(text)
+    shown = json.dumps(payload, indent=2, allow_nan=False) if getattr(args, "json", False) \
+        else text
+    try:
+        print(shown, flush=True)
+    except BrokenPipeError:  # the reader stopped reading (`| head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0

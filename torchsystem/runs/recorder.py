@@ -19,13 +19,13 @@ from torchsystem.runs.capture import (
     identify,
     jsonable,
     learning_rates,
-    optimizers,
+    model_name,
 )
 from torchsystem.runs.database import Database
-from torchsystem.runs.schema import FAILED, FINISHED, INTERRUPTED, STOPPED_EARLY
+from torchsystem.runs.schema import FAILED, FINISHED, INTERRUPTED, STATUSES, STOPPED_EARLY
 from torchsystem.runs.writer import Begin, End, Measure, Writer
 from torchsystem.services import Consumer
-from torchsystem.training.events import Measured, Stopped, Trained, metric_items
+from torchsystem.training.events import Ended, Measured, Started, Stopped, Trained, metric_items
 
 __all__ = ["RunRecorder", "observe"]
 
@@ -35,7 +35,6 @@ class _Run:
     """The training thread's bookkeeping of one open run."""
 
     key: int
-    optimizers: tuple[str, ...]
     steps: int | None = 0
     batch_sizes: dict[str, int] = field(default_factory=dict)
     ended: bool = False
@@ -43,11 +42,13 @@ class _Run:
 
 def observe(event: Measured, run: _Run) -> Measure:
     """What a ``Trained``/``Validated`` event adds to its run: the phase's metrics, the
-    learning rate of every param group after a training phase, the step count, and the
-    phase's batch size the first time the phase shows up."""
+    learning rate of every param group after a training phase (those the event carries,
+    else read from the model now), the step count, and the phase's batch size the first
+    time the phase shows up."""
     values = tuple(metric_items(event.metrics))
     if isinstance(event, Trained):
-        values += learning_rates(event.model, run.optimizers)
+        rates = event.learning_rates
+        values += tuple(metric_items(learning_rates(event.model) if rates is None else rates))
         length = getattr(event.loader, "__len__", None)
         run.steps = run.steps + length() if run.steps is not None and length else None
     update = None
@@ -59,25 +60,40 @@ def observe(event: Measured, run: _Run) -> Measure:
     return Measure(run.key, event.epoch, run.steps, event.phase, values, time.time(), update)
 
 
+def _reason(outcome: str, error: BaseException | None) -> str | None:
+    """Why a run ended: the stop's message, or ``Type: message`` of an error."""
+    if error is None:
+        return None
+    message = str(error)
+    if outcome == STOPPED_EARLY:
+        return message or type(error).__name__
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
 class RunRecorder(Consumer):
     """Record every model trained into the run database: its identity and arguments, a
     run with its hyperparameters and status, and the metrics of every phase and epoch.
 
-    Register it with the training service's producer. It handles ``Trained`` and
-    ``Validated`` (any ``Measured``) and ``Stopped``. The first event of an aggregate
-    starts a run, capturing on the training thread the registry arguments of its parts,
-    each optimizer's class and param-group settings, LR schedulers, the seed of torch's
-    default generator, the command line, host and process id, then each phase's batch
-    size; ``hyperparameters`` adds your own (epochs, data version...). Each training
-    phase also records the learning rate of every param group (``lr``). The database is
-    written by one thread in batches (every ``interval`` seconds), so the training thread
-    only queues.
+    Register it with the training service's producer. Each ``fit`` is one run: its
+    ``Started`` event starts it (at the time ``fit`` began, with the hyperparameters the
+    event carries: the registry arguments of the aggregate's parts, each optimizer's
+    class and param-group settings, LR schedulers, the seed, ``epochs`` and each phase's
+    batch size), ``Trained``/``Validated`` add each phase's metrics (a training phase
+    also the learning rate of every param group, ``lr``), and ``Ended`` ends it with
+    fit's outcome: ``finished``, ``stopped early``, ``failed`` or ``interrupted``. The
+    model is the event's ``model_id``; only its registered name (or class name) is read
+    from it, on the training thread. ``hyperparameters`` adds your own (they win over
+    those captured). The database is written by one thread in batches (every
+    ``interval`` seconds), so the training thread only queues.
 
-    A run ends ``stopped early`` on ``Stopped``, ``finished`` at ``close()``, ``failed``
-    (or ``interrupted`` on Ctrl-C) when the ``with`` block it is used in raises, and
-    ``interrupted`` when the process exits without closing it. A process killed outright
-    leaves it ``running`` until anyone opens the database, which then sees the process
-    gone and marks it ``interrupted``.
+    Events of a service that dispatches no ``Started`` (a hand-written one, or single
+    ``train``/``iterate`` calls) work too: a model's first ``Measured`` event starts a
+    run, capturing what it can from the model then; ``Stopped`` ends it ``stopped
+    early``; ``close()`` ends the runs still open ``finished`` (``failed``, or
+    ``interrupted`` on Ctrl-C, when the ``with`` block it is used in raises). At process
+    exit an unclosed recorder writes everything and ends what is still open as
+    ``interrupted``. A process killed outright leaves its run ``running`` until anyone
+    opens the database, which then sees the process gone and marks it ``interrupted``.
 
     The database is opened at construction: a file that is not SQLite, an unreachable
     server, a read-only database or a newer schema raise ``RunDatabaseError`` before
@@ -92,7 +108,7 @@ class RunRecorder(Consumer):
     Example:
         >>> import tempfile
         >>> folder = tempfile.mkdtemp()
-        >>> with RunRecorder(f"{folder}/runs.db", hyperparameters={"epochs": 5}) as recorder:
+        >>> with RunRecorder(f"{folder}/runs.db", hyperparameters={"data": "v2"}) as recorder:
         ...     pass  # training.producer.register(recorder); training.fit(...)
         >>> recorder.database.name.endswith("runs.db")
         True
@@ -123,42 +139,78 @@ class RunRecorder(Consumer):
         self._keys = itertools.count(1)
         self._at_exit: Callable[[], None] | None = None
         self._closed = False
+        self.register(Started, self.started)
         self.register(Measured, self.measured)
         self.register(Stopped, self.stopped)
+        self.register(Ended, self.ended)
 
-    def measured(self, event: Measured) -> None:
-        """Record the metrics of a phase (starting the model's run on its first event).
+    def started(self, event: Started) -> None:
+        """Start a run of the event's model (ending one still open ``finished``).
 
         Raises:
             RuntimeError: the recorder is closed.
         """
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed; create a new one to record more runs")
+        self._check_open()
+        self._finish(event.model, FINISHED, None, event.time)
+        model_id = identify(event.model) if event.model_id is None else event.model_id
+        self._begin(event.model, model_id, event.hyperparameters, event.time)
+
+    def measured(self, event: Measured) -> None:
+        """Record the metrics of a phase (starting a run if the model has none open).
+
+        Raises:
+            RuntimeError: the recorder is closed.
+        """
+        self._check_open()
         run = self._runs.get(event.model)
         if run is None or run.ended:
-            run = self._begin(event.model)
+            model_id = identify(event.model) if event.model_id is None else event.model_id
+            run = self._begin(event.model, model_id, hyperparameters(event.model), time.time())
         self._writer.put(observe(event, run))
 
-    def _begin(self, model: Any) -> _Run:
-        hash, name, arguments = identify(model)  # noqa: A001
-        run = _Run(next(self._keys), optimizers(model))
-        settings = {**hyperparameters(model, run.optimizers), **self.hyperparameters}
-        self._writer.put(Begin(run.key, hash, name, arguments, settings,
-                               tuple(sys.orig_argv), time.time()))
+    def stopped(self, event: Stopped) -> None:
+        """End the model's run as ``stopped early``, with the reason."""
+        self._finish(event.model, STOPPED_EARLY, _reason(STOPPED_EARLY, event.reason),
+                     time.time())
+
+    def ended(self, event: Ended) -> None:
+        """End the model's run with ``fit``'s outcome (if ``Stopped`` did not already).
+
+        Raises:
+            ValueError: the outcome is not one a run can end with.
+        """
+        if event.outcome not in STATUSES[1:]:
+            raise ValueError(f"a run ends as one of {list(STATUSES[1:])}, not "
+                             f"{event.outcome!r}")
+        self._finish(event.model, event.outcome, _reason(event.outcome, event.reason),
+                     event.time)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed; create a new one to record more runs")
+
+    def _begin(
+        self, model: Any, model_id: str, captured: Mapping[str, Any], started: float,
+    ) -> _Run:
+        sizes = captured.get("batch_size")
+        run = _Run(next(self._keys), batch_sizes=dict(sizes) if isinstance(sizes, dict) else {})
+        settings = {**captured, **self.hyperparameters}
+        arguments = captured.get("model")
+        self._writer.put(Begin(run.key, model_id, model_name(model),
+                               dict(arguments) if isinstance(arguments, dict) else {},
+                               settings, tuple(sys.orig_argv), started))
         self._runs[model] = self._open[run.key] = run
         if self._at_exit is None:  # holds the recorder until it is closed
             self._at_exit = self._interrupt_at_exit
             atexit.register(self._at_exit)
         return run
 
-    def stopped(self, event: Stopped) -> None:
-        """End the model's run as ``stopped early``, with the reason."""
-        run = self._runs.get(event.model)
+    def _finish(self, model: Any, status: str, reason: str | None, ended: float) -> None:
+        run = self._runs.get(model)
         if run is not None and not run.ended:
             run.ended = True
             del self._open[run.key]
-            reason = str(event.reason) or type(event.reason).__name__
-            self._writer.put(End(run.key, STOPPED_EARLY, reason, time.time()))
+            self._writer.put(End(run.key, status, reason, ended))
 
     def run_id(self, model: Any) -> int | None:
         """The database id of the latest run of ``model`` (waits until it is written)."""
@@ -189,10 +241,9 @@ class RunRecorder(Consumer):
         self._closed = True
         if error is None:
             self._end(FINISHED, None)
-        elif isinstance(error, KeyboardInterrupt):
-            self._end(INTERRUPTED, "KeyboardInterrupt")
         else:
-            self._end(FAILED, f"{type(error).__name__}: {error}")
+            outcome = FAILED if isinstance(error, Exception) else INTERRUPTED
+            self._end(outcome, _reason(outcome, error))
         if self._at_exit is not None:
             atexit.unregister(self._at_exit)
             self._at_exit = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +49,16 @@ __all__ = [
     "renew_runs",
     "start_run",
     "update_run",
+    "without_passwords",
 ]
+
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
+
+
+def without_passwords(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the password of every URL in it (``scheme://user:password@host``, a
+    ``--database`` for one) replaced by ``***``: what a run's command line records."""
+    return [_PASSWORD.sub(r"\1:***@", str(argument)) for argument in argv]
 
 
 def add_model(
@@ -74,12 +84,14 @@ def start_run(
     started: float | None = None, command: Sequence[str] | None = None,
     host: str = HOST, pid: int | None = None,
 ) -> int:
-    """Record a new run of ``model`` (recorded with ``add_model``) as running; its id."""
+    """Record a new run of ``model`` (recorded with ``add_model``) as running; its id.
+
+    ``command`` (default ``sys.orig_argv``) is recorded ``without_passwords``."""
     now = time.time() if started is None else started
     result = connection.execute(insert(runs).values(
         model=model, status=RUNNING, started=now, heartbeat=now, epochs=0, host=host,
         pid=os.getpid() if pid is None else pid,
-        command=list(sys.orig_argv if command is None else command),
+        command=without_passwords(sys.orig_argv if command is None else command),
         hyperparameters=dict(hyperparameters or {}),
     ))
     key = result.inserted_primary_key

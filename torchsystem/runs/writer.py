@@ -74,9 +74,15 @@ class _Signal:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+_AT_ONCE = (_Signal, Begin, End)  # written without waiting for the interval
+
+
 class Writer:
     """Write queued messages to ``database`` on a worker thread, at most every
-    ``interval`` seconds (at once on ``flush``), one transaction per batch.
+    ``interval`` seconds, one transaction per batch; a run's start and end (``Begin``,
+    ``End``) are written at once with what was queued before them, so a run is in the
+    database as soon as it starts, however soon its process dies; ``flush`` writes at
+    once too.
 
     While runs are open, their heartbeat is renewed at every batch and at least every
     ``heartbeat`` seconds. A batch that fails is kept and tried again with the next one;
@@ -162,7 +168,7 @@ class Writer:
                 continue
             items = [first]
             deadline = time.monotonic() + self.interval
-            while not isinstance(items[-1], _Signal):
+            while not isinstance(items[-1], _AT_ONCE):
                 remaining = deadline - time.monotonic()
                 try:
                     items.append(self._queue.get(timeout=remaining) if remaining > 0

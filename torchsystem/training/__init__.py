@@ -4,9 +4,12 @@ Optional battery: the core (``torchsystem``) never imports it.
 """
 
 from torchsystem.training.events import (
+    OUTCOMES,
+    Ended,
     Iterated,
     Measured,
     Metric,
+    Started,
     Stepped,
     Stopped,
     Trained,
@@ -20,14 +23,17 @@ from torchsystem.training.protocol import MissingIdWarning, Trainable, check_tra
 from torchsystem.training.service import Training, device
 
 __all__ = [
+    "OUTCOMES",
     "Accuracy",
     "DeclaredService",
+    "Ended",
     "Iterated",
     "Mean",
     "Measured",
     "Metric",
     "MetricLike",
     "MissingIdWarning",
+    "Started",
     "Stepped",
     "Stopped",
     "TensorLoader",

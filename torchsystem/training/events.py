@@ -1,8 +1,9 @@
 """The events the ready training service dispatches (past tense, as torchsystem 1.3's).
 
 Each carries what its consumers need, read on the training thread when it was made: the
-model's id (``model_id``), the phase, the epoch in progress and the metrics, so a consumer
-running on another thread (``Background``) never reads the live model. ``model`` is kept
+model's id (``model_id``), the phase, the epoch in progress and the metrics (and, for
+``fit``'s ``Started``, the hyperparameters; for ``Trained``, the learning rates), so a
+consumer running on another thread (``Background``) never reads the live model. ``model`` is kept
 for consumers that act on the aggregate on the training thread (``EarlyStopping``
 enqueues on its events). ``repr`` leaves the model and the loader out, so a logged event
 is one short line. Every event survives ``pickle`` and ``copy.deepcopy`` when the objects
@@ -11,25 +12,34 @@ it carries do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import fields
+from dataclasses import field, fields
 from typing import Any
 
 from torchsystem.services import event
 
 __all__ = [
+    "OUTCOMES",
+    "Ended",
     "Iterated",
     "Measured",
     "Metric",
+    "Started",
     "Stepped",
     "Stopped",
     "Trained",
     "Validated",
     "metric_items",
+    "outcome_of",
 ]
 
 
-_HIDDEN = frozenset({"model", "loader"})
+_HIDDEN = frozenset({"model", "loader", "loaders", "hyperparameters"})
+
+FINISHED, STOPPED_EARLY, FAILED, INTERRUPTED = "finished", "stopped early", "failed", "interrupted"
+OUTCOMES = (FINISHED, STOPPED_EARLY, FAILED, INTERRUPTED)
+_now = time.time
 
 
 def _repr(event: Any) -> str:
@@ -103,9 +113,18 @@ class Measured:
 
 @event
 class Trained(Measured):
-    """An epoch of training finished."""
+    """An epoch of training finished.
+
+    ``learning_rates`` holds the learning rate of every param group of the aggregate's
+    optimizers during the pass (``Metric("lr", 0.01)``; ``lr.0``, ``lr.1``... for several
+    groups, prefixed ``<attribute>.`` for several optimizers), read when the pass ended,
+    before the epoch boundary steps any scheduler; ``None`` when the service did not
+    read them (a hand-made event).
+    """
 
     __repr__ = _repr
+
+    learning_rates: tuple[Metric, ...] | None = None
 
 
 @event
@@ -142,6 +161,65 @@ class Stopped:
     epoch: int
     reason: BaseException
     model_id: str | None = None
+
+
+@event
+class Started:
+    """``fit`` began: a run of ``model`` from epoch ``epoch`` (``model.epoch + 1``) up to
+    epoch ``epochs``, over ``loaders`` (its ``(phase, loader)`` pairs), at ``time``
+    (seconds since the epoch).
+
+    ``hyperparameters`` were read from the aggregate on the training thread when ``fit``
+    began (``torchsystem.training.hyperparameters``): the registry arguments of its parts,
+    each optimizer's class and param-group settings, LR schedulers, the seed, ``epochs``
+    and each phase's batch size, in plain JSON types. ``Ended`` always follows.
+
+    Example:
+        >>> Started(None, 1, 10, (), {"epochs": 10}, 0.0, model_id="mlp")
+        Started(epoch=1, epochs=10, time=0.0, model_id='mlp')
+    """
+
+    __repr__ = _repr
+
+    model: Any
+    epoch: int
+    epochs: int
+    loaders: tuple[tuple[str, Any], ...] = ()
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=_now)
+    model_id: str | None = None
+
+
+@event
+class Ended:
+    """``fit`` ended after epoch ``epoch`` (``model.epoch``) with ``outcome``, at ``time``.
+
+    ``outcome`` is one of ``OUTCOMES``: ``'finished'`` (every epoch ran), ``'stopped
+    early'`` (``reason`` is the ``StopIteration``; ``Stopped`` came first), ``'failed'``
+    (``reason`` is the exception ``fit`` raises right after) or ``'interrupted'``
+    (``KeyboardInterrupt``, ``SystemExit``: ``reason``). Dispatched for every ``Started``,
+    also when ``fit`` raises.
+
+    Example:
+        >>> ended = Ended(None, 3, "stopped early", StopIteration("patience"), model_id="mlp")
+        >>> ended.outcome, ended.reason
+        ('stopped early', StopIteration('patience'))
+    """
+
+    __repr__ = _repr
+
+    model: Any
+    epoch: int
+    outcome: str
+    reason: BaseException | None = None
+    time: float = field(default_factory=_now)
+    model_id: str | None = None
+
+
+def outcome_of(error: BaseException) -> str:
+    """The ``Ended.outcome`` of a ``fit`` that raised ``error``: ``'failed'`` for an
+    ``Exception``, ``'interrupted'`` for the rest (``KeyboardInterrupt``, ``SystemExit``)."""
+    return FAILED if isinstance(error, Exception) else INTERRUPTED
 
 
 def metric_items(metrics: Any) -> Iterator[tuple[str, float]]:

@@ -13,8 +13,19 @@ from torchsystem.domain.aggregate import trains
 from torchsystem.services import Producer
 from torchsystem.training._arguments import TRAIN, epochs_of, named_phases
 from torchsystem.training._phase import run_phase, target_device
-from torchsystem.training.events import Iterated, Measured, Metric, Stopped, Trained, Validated
+from torchsystem.training.events import (
+    Ended,
+    Iterated,
+    Measured,
+    Metric,
+    Started,
+    Stopped,
+    Trained,
+    Validated,
+    outcome_of,
+)
 from torchsystem.training.handlers import DeclaredService, handler
+from torchsystem.training.hyperparameters import hyperparameters, learning_rates
 from torchsystem.training.metrics import metric_factories
 from torchsystem.training.protocol import Trainable, check_trainable, identify
 
@@ -57,6 +68,12 @@ def _boundary(model: Any, epoch: int) -> StopIteration | None:
     return stop
 
 
+def _started(model: Any, phases: list[tuple[str, Any]], epochs: int) -> Started:
+    """``Started``, with what the run is trained with read now, on the training thread."""
+    return Started(model, _finished(model) + 1, epochs, tuple(phases),
+                   hyperparameters(model, phases, epochs), model_id=identify(model))
+
+
 class Training(DeclaredService):
     """Train and evaluate any aggregate with ``fit`` and ``evaluate`` (``Trainable``).
 
@@ -87,6 +104,8 @@ class Training(DeclaredService):
     Events (through ``producer``): ``Stepped`` per batch (when a consumer receives it),
     ``Trained``/``Validated`` per pass, ``Iterated`` per epoch, ``Stopped`` on an early
     stop; they carry the model's id and the epoch in progress (``model.epoch + 1``).
+    ``fit`` also dispatches ``Started`` first and ``Ended`` last (a run's true start and
+    end, with its hyperparameters and its outcome).
     Subclasses add handlers with ``@handler``. docs/training.md has the whole contract.
 
     Example:
@@ -163,15 +182,37 @@ class Training(DeclaredService):
         A ``StopIteration`` from the aggregate's events at an epoch boundary (early
         stopping) ends it cleanly and dispatches ``Stopped`` with the reason. One raised
         anywhere else (a loader, ``model.fit``, a consumer) is an error and propagates.
+        When there is an epoch to run, ``Started`` (with the hyperparameters) is
+        dispatched once the arguments are checked, and ``Ended`` (with the outcome) when
+        it returns or raises.
         """
         remaining = epochs_of(epochs) - _finished(model)
         phases = self._phases(model, loaders)
+        if remaining <= 0:
+            return 0
+        started = _started(model, phases, epochs_of(epochs))
+        self.producer.dispatch(started)
+        try:
+            ran, stop = self._fit(model, phases, remaining, metrics, device)
+        except BaseException as error:
+            self.producer.dispatch(Ended(model, _finished(model), outcome_of(error), error,
+                                         model_id=started.model_id))
+            raise
+        outcome = "finished" if stop is None else "stopped early"
+        self.producer.dispatch(Ended(model, _finished(model), outcome, stop,
+                                     model_id=started.model_id))
+        return ran
+
+    def _fit(
+        self, model: Any, phases: list[tuple[str, Any]], remaining: int,
+        metrics: Metrics | None, device: Any,
+    ) -> tuple[int, StopIteration | None]:
         for ran in range(1, remaining + 1):
             _, stop = self._epoch(model, phases, metrics, device)
             if stop is not None:
                 self.producer.dispatch(Stopped(model, _finished(model), stop, identify(model)))
-                return ran
-        return max(remaining, 0)
+                return ran, stop
+        return remaining, None
 
     def _phases(self, model: Any, loaders: Loaders) -> list[tuple[str, Any]]:
         phases = named_phases(loaders)
@@ -210,5 +251,8 @@ class Training(DeclaredService):
                 results = run_phase(
                     model, "evaluate", loader, factories, chosen, self.producer, event
                 )
-        self.producer.dispatch(made(model, phase, event[1], results, loader, event[2]))
+        done = made(model, phase, event[1], results, loader, event[2])
+        if isinstance(done, Trained):
+            done.learning_rates = learning_rates(model)
+        self.producer.dispatch(done)
         return results

@@ -18,6 +18,7 @@ from src.services import compilation, earlystopping, training
 from torchsystem.compiler import Compiler
 from torchsystem.consumers import Background, EpochSummary, ProgressBar, TensorBoard
 from torchsystem.depends import Provider
+from torchsystem.runs import RunRecorder
 from torchsystem.services import Consumer, Producer
 from torchsystem.training import Training
 
@@ -58,14 +59,16 @@ class Application:
 def bootstrap(
     *,
     runs: str | Path = "runs",
+    database: str | Path | None = None,
     device: Callable[[], str] = default_device,
     patience: int = 5,
     min_delta: float = 1e-3,
     progress: bool | None = None,
 ) -> Application:
     """Build the application: one provider for every override, one producer for every
-    consumer. ``runs`` is the TensorBoard log directory; ``progress=None`` shows the bars
-    only on a terminal."""
+    consumer. ``runs`` is the TensorBoard log directory (a folder per run); ``database``
+    the run database, a SQLAlchemy URL or a SQLite file (default: ``<runs>/runs.db``);
+    ``progress=None`` shows the bars only on a terminal."""
     provider, producer = Provider(), Producer()
     provider.override(training.device, device)
     provider.override(compilation.device, device)
@@ -73,6 +76,7 @@ def bootstrap(
         ProgressBar(enable=progress),
         EpochSummary("digits"),
         Background(TensorBoard(runs)),  # event files are written off the training thread
+        RunRecorder(Path(runs) / "runs.db" if database is None else database),
         *earlystopping.consumers(patience, min_delta),
     ]
     producer.register(*consumers)
