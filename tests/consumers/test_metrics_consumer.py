@@ -6,7 +6,7 @@ from typing import Any
 
 from torchsystem.consumers._reports import MetricsConsumer
 from torchsystem.services import Producer
-from torchsystem.training.events import Iterated, Stepped, Stopped, Trained
+from torchsystem.training.events import Ended, Iterated, Started, Stepped, Stopped, Trained
 
 
 class Recorder(MetricsConsumer):
@@ -32,7 +32,7 @@ def test_a_catch_all_handler_is_registered_without_the_bookkeeping() -> None:
 
     catch_all, steps = recorder.registrations
 
-    assert catch_all.exclude == (Stepped, Iterated, Stopped)
+    assert catch_all.exclude == (Stepped, Iterated, Stopped, Started, Ended)
     assert steps.exclude == ()
 
 
@@ -55,6 +55,6 @@ def test_exclusions_given_by_a_subclass_are_kept() -> None:
     consumer.register(object, repr, exclude=[Trained])
 
     assert [r.exclude for r in consumer.registrations] == [
-        (Trained, Stepped, Iterated, Stopped),
-        (Trained, Stepped, Iterated, Stopped),
+        (Trained, Stepped, Iterated, Stopped, Started, Ended),
+        (Trained, Stepped, Iterated, Stopped, Started, Ended),
     ]

@@ -74,7 +74,7 @@ class Fit:
         epochs: epochs to train
         steps: training batches per epoch
         hidden: hidden units
-        fail: raise a ValueError with this message after the first epoch
+        fail: raise a ValueError with this message in the first epoch's validation
     """
 
     epochs: int = 2
@@ -106,6 +106,16 @@ class Crash:
     status: int = 3
 
 
+class _Failing:
+    """A loader that raises ``ValueError(message)`` when it is iterated."""
+
+    def __init__(self, loader: TensorLoader, message: str) -> None:
+        self.loader, self.message = loader, message
+
+    def __iter__(self) -> Any:
+        raise ValueError(self.message)
+
+
 def build(database: str | None = None, gate: threading.Event | None = None) -> Application:
     """A fresh toy application; with ``gate``, ``fit`` waits for it before training."""
     app = Application("toy", description="A toy system for the tests.", database=database,
@@ -121,8 +131,9 @@ def build(database: str | None = None, gate: threading.Event | None = None) -> A
         job.attach(training.producer)
         model = Toy(command.hidden)
         if command.fail is not None:
-            training.fit(model, loaders(command.steps), 1)
-            raise ValueError(command.fail)
+            train, validation = loaders(command.steps)
+            training.fit(model, [train, ("validation", _Failing(validation[1], command.fail))],
+                         command.epochs)
         training.fit(model, loaders(command.steps), command.epochs)
         return {"epochs": model.epoch, "pid": os.getpid(), "device": job.device,
                 "run": recorder.run_id(model)}

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from torchsystem.services import Consumer, Registration
 from torchsystem.services.prodcon import Excluded
-from torchsystem.training.events import Iterated, Stepped, Stopped, metric_items
+from torchsystem.training.events import Ended, Iterated, Started, Stepped, Stopped, metric_items
 from torchsystem.training.protocol import identify
 
 __all__ = ["MetricsConsumer", "PerModel", "Report", "identity", "report_of"]
@@ -94,14 +94,15 @@ class PerModel(Generic[V]):
 
 class MetricsConsumer(Consumer):
     """A consumer whose catch-all (``object``) handlers read metrics events of any shape
-    but are never routed the training service's per-step and per-epoch bookkeeping
-    (``Stepped``, ``Iterated``, ``Stopped``), so those cost it nothing.
+    but are never routed the training service's per-step, per-epoch and per-run
+    bookkeeping (``Stepped``, ``Iterated``, ``Stopped``, ``Started``, ``Ended``), so those
+    cost it nothing.
 
     The exclusion is registration data: ``register(object, handler)`` adds
     ``exclude=BOOKKEEPING``; a handler registered for those classes by name gets them.
     """
 
-    BOOKKEEPING: tuple[type, ...] = (Stepped, Iterated, Stopped)
+    BOOKKEEPING: tuple[type, ...] = (Stepped, Iterated, Stopped, Started, Ended)
 
     def register(
         self, annotation: Any, handler: Callable[..., Any], *, exclude: Excluded = ()

@@ -56,11 +56,15 @@ class Train:
                              f"{self.epochs}, {self.batch_size}, {self.hidden} and {self.lr}")
 
 
-def system(job: Annotated[JobContext, Depends(current_job)]) -> Iterator[System]:
+def system(
+    job: Annotated[JobContext, Depends(current_job)],
+    recorder: Annotated[RunRecorder, Depends(run_recorder)],
+) -> Iterator[System]:
     """The wired system for one job: on the job's device, its events streamed to the
-    job's clients, stopped on request; closed when the job ends. TensorBoard files go
-    to ``runs/`` (a fixed folder: nothing a request sends becomes a path)."""
-    with bootstrap(runs="runs", device=lambda: job.device,
+    job's clients, its runs recorded in the job's database, stopped on request; closed
+    when the job ends. TensorBoard files go to ``runs/`` (a fixed folder: nothing a
+    request sends becomes a path)."""
+    with bootstrap(runs="runs", recorder=recorder, device=lambda: job.device,
                    progress=None if job.foreground else False) as wired:
         job.attach(wired.producer)
         yield wired
@@ -73,7 +77,6 @@ def train(
     recorder: Annotated[RunRecorder, Depends(run_recorder)],
 ) -> dict[str, Any]:
     """Train one model; its id, the epochs trained and its run in the run database."""
-    system.producer.register(recorder)
     torch.manual_seed(command.seed)
     torch.set_num_threads(1)  # a model this small only loses from intra-op threads
     nn = MLP(input=64, hidden=command.hidden, classes=10)

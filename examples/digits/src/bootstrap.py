@@ -60,6 +60,7 @@ def bootstrap(
     *,
     runs: str | Path = "runs",
     database: str | Path | None = None,
+    recorder: RunRecorder | None = None,
     device: Callable[[], str] = default_device,
     patience: int = 5,
     min_delta: float = 1e-3,
@@ -67,8 +68,8 @@ def bootstrap(
 ) -> Application:
     """Build the application: one provider for every override, one producer for every
     consumer. ``runs`` is the TensorBoard log directory (a folder per run); ``database``
-    the run database, a SQLAlchemy URL or a SQLite file (default: ``<runs>/runs.db``);
-    ``progress=None`` shows the bars only on a terminal."""
+    the run database, a SQLAlchemy URL or a SQLite file (default: ``<runs>/runs.db``),
+    unless a ``recorder`` already writing somewhere is given; ``progress=None`` shows the bars only on a terminal."""
     provider, producer = Provider(), Producer()
     provider.override(training.device, device)
     provider.override(compilation.device, device)
@@ -76,7 +77,9 @@ def bootstrap(
         ProgressBar(enable=progress),
         EpochSummary("digits"),
         Background(TensorBoard(runs)),  # event files are written off the training thread
-        RunRecorder(Path(runs) / "runs.db" if database is None else database),
+        recorder if recorder is not None else RunRecorder(
+            Path(runs) / "runs.db" if database is None else database
+        ),
         *earlystopping.consumers(patience, min_delta),
     ]
     producer.register(*consumers)
