@@ -69,7 +69,8 @@ def bootstrap(
     """Build the application: one provider for every override, one producer for every
     consumer. ``runs`` is the TensorBoard log directory (a folder per run); ``database``
     the run database, a SQLAlchemy URL or a SQLite file (default: ``<runs>/runs.db``),
-    unless a ``recorder`` already writing somewhere is given; ``progress=None`` shows the bars only on a terminal."""
+    unless a ``recorder`` already writing somewhere is given; ``progress=None`` shows
+    the bars only on a terminal."""
     provider, producer = Provider(), Producer()
     provider.override(training.device, device)
     provider.override(compilation.device, device)
