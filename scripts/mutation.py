@@ -30,7 +30,7 @@ PARTS = [
     ("torchsystem/domain", "torchsystem.domain.", TARGET),
     ("torchsystem/services", "torchsystem.services.", TARGET),
     ("torchsystem/registry", "torchsystem.registry.", TARGET),
-    ("torchsystem/training/service.py", "torchsystem.training.service.", TARGET),
+    ("torchsystem/training (the service)", "torchsystem.training.", TARGET),
     ("everything else mutated", "torchsystem.", None),
 ]
 KILLED = {"killed", "timeout"}

@@ -101,17 +101,21 @@ def identify(model: Any) -> str:
             f"every {name} is tagged alike (TensorBoard, EpochSummary): define `id` on "
             "the aggregate (for example `@property def id(self): return gethash(self.nn)`)",
             MissingIdWarning,
-            stacklevel=_outside(),
+            stacklevel=_outside(sys._getframe()),
         )
         return name
 
 
-def _outside() -> int:
-    """The ``stacklevel`` of the first caller outside torchsystem (its generated code too)."""
+def _outside(frame: FrameType | None) -> int:
+    """The ``stacklevel`` of the first caller outside torchsystem (its generated code too,
+    and mutmut's trampolines, which wrap the package's functions under ``make mutation``),
+    counted from ``frame``, the one that calls ``warnings.warn``."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame: FrameType | None = sys._getframe(1)
     level = 1
-    while frame is not None and frame.f_code.co_filename.startswith((package, "<torchsystem")):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith((package, "<torchsystem"))
+        or frame.f_globals.get("__name__", "").partition(".")[0] == "mutmut"
+    ):
         frame, level = frame.f_back, level + 1
     return level
 
