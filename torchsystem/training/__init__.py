@@ -4,6 +4,7 @@ Optional battery: the core (``torchsystem``) never imports it.
 """
 
 from torchsystem.training.events import (
+    Advanced,
     Iterated,
     Measured,
     Metric,
@@ -21,6 +22,7 @@ from torchsystem.training.service import Training, device
 
 __all__ = [
     "Accuracy",
+    "Advanced",
     "DeclaredService",
     "Iterated",
     "Mean",

@@ -13,7 +13,15 @@ from torchsystem.domain.aggregate import trains
 from torchsystem.services import Producer
 from torchsystem.training._arguments import TRAIN, epochs_of, named_phases
 from torchsystem.training._phase import run_phase, target_device
-from torchsystem.training.events import Iterated, Measured, Metric, Stopped, Trained, Validated
+from torchsystem.training.events import (
+    Advanced,
+    Iterated,
+    Measured,
+    Metric,
+    Stopped,
+    Trained,
+    Validated,
+)
 from torchsystem.training.handlers import DeclaredService, handler
 from torchsystem.training.metrics import metric_factories
 from torchsystem.training.protocol import Trainable, check_trainable, identify
@@ -193,9 +201,11 @@ class Training(DeclaredService):
                 results[phase] = self.train(model, loader, metrics, device=device)
             else:
                 results[phase] = self.validate(model, loader, metrics, phase, device=device)
-        epoch = _finished(model) + 1
-        self.producer.dispatch(Iterated(model, epoch, results, identify(model)))
-        return results, _boundary(model, epoch)
+        epoch, model_id = _finished(model) + 1, identify(model)
+        self.producer.dispatch(Iterated(model, epoch, results, model_id))
+        stop = _boundary(model, epoch)
+        self.producer.dispatch(Advanced(model, epoch, results, stop, model_id))
+        return results, stop
 
     def _pass(
         self, model: Any, phase: str, loader: Iterable[Any], metrics: Metrics | None,
