@@ -138,7 +138,7 @@ class Run:
         self.compiler.register(lambda: Model())
         self.compiler.register(self.checkpoints.restore)
 
-    def fit(self, epochs: int, kind: str = "tensor", seed: int = 0) -> Model:
+    def fit(self, epochs: int, kind: str = "tensor", seed: int = 0, close: bool = True) -> Model:
         """Seed, build and restore, restore the loaders, train unless it stopped early."""
         torch.manual_seed(seed)
         model = self.compiler.compile()
@@ -147,7 +147,8 @@ class Run:
         resumed = self.checkpoints.resumed.get(model.id)
         if resumed is None or resumed.stopped is None:
             self.training.fit(model, chosen, epochs)
-        self.checkpoints.close()
+        if close:
+            self.checkpoints.close()
         return model
 
 

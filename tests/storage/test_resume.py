@@ -14,6 +14,7 @@ import torch
 from tests.storage._models import Model, Run, digest, loaders, train
 from torchsystem.services import Consumer
 from torchsystem.storage import CheckpointError, Checkpoints
+from torchsystem.storage.restore import set_epoch
 from torchsystem.storage.store import CheckpointStore
 from torchsystem.training import Training
 
@@ -265,7 +266,7 @@ def test_a_hand_written_loop_saves_with_save(tmp_path: Path) -> None:
     model = Model()
     with Checkpoints(tmp_path, keep=3) as checkpoints:
         for epoch in range(1, 4):
-            model.epoch = epoch
+            set_epoch(model, epoch)
             checkpoints.save(model, metrics={"loss/train": 1.0 / epoch})
 
     store = CheckpointStore(tmp_path)

@@ -22,8 +22,9 @@ logger = logging.getLogger("torchsystem.storage")
 class Index:
     """Record each checkpoint written (``add_checkpoint``) and forget each one deleted
     (``remove_checkpoints``), in one transaction per write, linked to the run this
-    process records for the model when there is one. A failed update is logged and
-    retried with the next; ``close()`` raises if some remain unwritten.
+    process records for the model (``RunRecorder``) as soon as that run is in the
+    database. A failed update is logged and retried with the next; ``close()`` raises if
+    some remain unwritten.
 
     Raises:
         ImportError: SQLAlchemy is not installed.
@@ -36,6 +37,7 @@ class Index:
         self._owned = not isinstance(database, Database)
         self.database = database if isinstance(database, Database) else Database(database)
         self._pending: list[tuple[Summary, str, Mapping[str, Any], Sequence[Path]]] = []
+        self._unlinked: dict[str, set[str]] = {}
 
     def record(
         self, found: Summary, kind: str, described: Mapping[str, Any], removed: Sequence[Path],
@@ -58,13 +60,31 @@ class Index:
             for found, kind, described, removed in self._pending:
                 name, arguments = _model_of(kind, described)
                 add_model(connection, found.model_id, name, arguments)
+                run = _run_of(connection, found.model_id)
                 add_checkpoint(
-                    connection, found.model_id, str(found.path), found.epoch,
-                    run=_run_of(connection, found.model_id), step=found.step,
-                    metrics=found.metrics,
+                    connection, found.model_id, str(found.path), found.epoch, run=run,
+                    step=found.step, metrics=found.metrics,
                 )
+                if run is None:
+                    self._unlinked.setdefault(found.model_id, set()).add(str(found.path))
                 remove_checkpoints(connection, [str(path) for path in removed])
+            self._link(connection)
         self._pending.clear()
+
+    def _link(self, connection: Any) -> None:
+        """Link rows written before the run recorder had written the run."""
+        from sqlalchemy import update
+
+        from torchsystem.runs.schema import checkpoints
+
+        for model_id, paths in list(self._unlinked.items()):
+            run = _run_of(connection, model_id)
+            if run is not None:
+                connection.execute(update(checkpoints).where(
+                    checkpoints.c.model == model_id, checkpoints.c.run.is_(None),
+                    checkpoints.c.path.in_(sorted(paths)),
+                ).values(run=run))
+                del self._unlinked[model_id]
 
     def close(self) -> None:
         """Write what is pending, close the database if this index opened it.
@@ -73,7 +93,7 @@ class Index:
             RunDatabaseError: index rows remain unwritten.
         """
         try:
-            if self._pending:
+            if self._pending or self._unlinked:
                 self._apply()
         finally:
             if self._owned:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from torchsystem.registry import getmetadata
+from torchsystem.registry import getarguments, getmetadata
 from torchsystem.storage.store import FORMAT, VERSION
 
 __all__ = ["Snapshot", "Staging", "capture", "metadata", "stateful_attributes"]
@@ -159,6 +159,7 @@ def metadata(model: Any) -> dict[str, Any]:
 
 def _registered(value: Any) -> dict[str, Any] | None:
     try:
+        getarguments(value)  # only registered objects have arguments
         return dict(getmetadata(value))
     except (AttributeError, TypeError):
         return None
