@@ -85,7 +85,7 @@ class _Copier:
     def __init__(self, staging: Staging | None) -> None:
         self.staging = staging
         self.buffers: list[Tensor] = []
-        self.seen: dict[int, Tensor] = {}
+        self.seen: dict[Any, Tensor] = {}
         self.device = False
 
     def copy(self, value: Any) -> Any:
@@ -110,7 +110,8 @@ class _Copier:
         return copy.deepcopy(value)
 
     def _tensor(self, tensor: Tensor) -> Tensor:
-        known = self.seen.get(id(tensor))
+        key = _identity(tensor)
+        known = self.seen.get(key)
         if known is not None:
             return known
         source = tensor.detach()
@@ -122,8 +123,18 @@ class _Copier:
             copied.copy_(source, non_blocking=on_device)
             self.device = self.device or on_device
             self.buffers.append(copied)
-        self.seen[id(tensor)] = copied
+        self.seen[key] = copied
         return copied
+
+
+def _identity(tensor: Tensor) -> Any:
+    """The same bytes seen through the same view: tied weights are copied once."""
+    if tensor.layout != torch.strided or tensor.is_quantized or tensor.device.type == "meta":
+        return id(tensor)
+    return (
+        tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+        tensor.stride(), tensor.dtype, tensor.device,
+    )
 
 
 def stateful_attributes(model: Any) -> dict[str, Any]:
