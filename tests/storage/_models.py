@@ -127,11 +127,12 @@ def digest(model: nn.Module) -> str:
 class Run:
     """One process's worth of training: a fresh service, stopper, checkpoints, compiler."""
 
-    def __init__(self, directory: Path, *, patience: int = 4, **options: Any) -> None:
+    def __init__(
+        self, directory: Path, *, patience: int = 4, made: type[Checkpoints] = Checkpoints,
+        **options: Any,
+    ) -> None:
         self.stopper = EarlyStopping("loss", patience=patience, min_delta=1e-4)
-        self.checkpoints = Checkpoints(
-            directory, stateful={"early-stopping": self.stopper}, **options
-        )
+        self.checkpoints = made(directory, stateful={"early-stopping": self.stopper}, **options)
         self.training = Training(metrics={"accuracy": Accuracy})
         self.training.producer.register(self.stopper, self.checkpoints)
         self.compiler = Compiler[Model]()
