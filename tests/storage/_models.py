@@ -120,7 +120,7 @@ def digest(model: nn.Module) -> str:
     """SHA-256 of the state_dict tensors' bytes, in key order."""
     found = hashlib.sha256()
     for value in model.state_dict().values():
-        found.update(value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        found.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return found.hexdigest()
 
 
