@@ -105,6 +105,7 @@ class Checkpoints(Consumer):
             weakref.WeakKeyDictionary()
         )
         self._captured: dict[str, int] = {}
+        self._cleaned: set[str] = set()
         self._staging = Staging()
         self._writer = Writer(self._write, name=f"{name}-writer")
         self.register(Measured, self._measured)
@@ -193,7 +194,9 @@ class Checkpoints(Consumer):
         """On the worker: write, index, apply the retention, recycle the buffers."""
         try:
             snapshot.wait()
-            self.store.clean(snapshot.model_id)
+            if snapshot.model_id not in self._cleaned:  # once: what died before this process
+                self.store.clean(snapshot.model_id)
+                self._cleaned.add(snapshot.model_id)
             path = self.store.write(snapshot.model_id, snapshot.epoch, snapshot.payload)
         finally:
             self._staging.give(snapshot.buffers)

@@ -99,14 +99,19 @@ class _Copier:
             )
             extra = getattr(value, "_metadata", None)  # module versions, as state_dict keeps
             if extra is not None:
-                copied._metadata = copy.deepcopy(extra)  # type: ignore[attr-defined]
+                copied._metadata = OrderedDict(  # type: ignore[attr-defined]
+                    (key, dict(item)) for key, item in extra.items()
+                )
             return copied
         if isinstance(value, dict):
             return {key: self.copy(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.copy(item) for item in value]
-        if type(value) is tuple:
-            return tuple(self.copy(item) for item in value)
+        if isinstance(value, (list, tuple)):
+            if all(isinstance(item, _PLAIN) for item in value):  # a fast path for long ones
+                return list(value) if isinstance(value, list) else value
+            items = [self.copy(item) for item in value]
+            if isinstance(value, list) or type(value) is tuple:
+                return items if isinstance(value, list) else tuple(items)
+            return type(value)(*items)  # a named tuple
         return copy.deepcopy(value)
 
     def _tensor(self, tensor: Tensor) -> Tensor:
@@ -177,6 +182,7 @@ def _registered(value: Any) -> dict[str, Any] | None:
 
 
 def _generator_states() -> dict[str, Any]:
+    """Copies of the states of Python's, NumPy's, torch's and CUDA's generators."""
     states: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
     try:
         import numpy
@@ -236,7 +242,7 @@ def capture(
         "class": type(model).__name__,
         "step": step, "stopped": stopped, "time": time.time(),
         "metrics": {str(name): float(value) for name, value in (metrics or {}).items()},
-        "metadata": copy.deepcopy(dict(described if described is not None else metadata(model))),
+        "metadata": dict(described) if described is not None else metadata(model),
         "seed": torch.initial_seed(),
     }
     own = model.state_dict() if isinstance(model, nn.Module) else OrderedDict()
@@ -247,7 +253,7 @@ def capture(
     found = {phase: _loader_state(loader) for phase, loader in (loaders or {}).items()}
     payload["loaders"] = copier.copy({phase: s for phase, s in found.items() if s is not None})
     payload["stateful"] = copier.copy(dict(states or {}))
-    payload["rng"] = copier.copy(_generator_states())
+    payload["rng"] = _generator_states()  # fresh objects already: nothing to copy
     ready = None
     if copier.device and torch.cuda.is_available():
         ready = torch.cuda.Event()  # type: ignore[no-untyped-call]
