@@ -94,7 +94,7 @@ class Variant:
     def __init__(self, name: str, model: Any) -> None:
         self.name, self.model, self.count = name, model, 0
         self.folder = WORK / name
-        self.folder.mkdir(exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.pending: Any = None
         self.checkpoints: Any = None
         if name == "torchsystem":
@@ -126,7 +126,9 @@ class Variant:
             self.checkpoints.flush()
 
 
-def loop(variant: Variant, steps: int, every: int, batch: torch.Tensor) -> tuple[float, list[float]]:
+def loop(
+    variant: Variant, steps: int, every: int, batch: torch.Tensor,
+) -> tuple[float, list[float]]:
     """Seconds for ``steps`` training steps with a checkpoint every ``every``; the stalls."""
     stalls = []
     gc.collect()
@@ -300,6 +302,7 @@ def consumers(checkpoints: bool) -> list[Any]:
     from torchsystem.consumers import EarlyStopping, ProgressBar, TensorBoard
     from torchsystem.storage import Checkpoints
 
+    WORK.mkdir(parents=True, exist_ok=True)
     chosen: list[Any] = [
         ProgressBar(enable=True, file=open(os.devnull, "w")),  # noqa: SIM115
         TensorBoard(tempfile.mkdtemp(dir=WORK)),
@@ -439,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         args.width, args.layers, args.steps, args.every, args.reps = 64, 2, 4, 2, 1
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message=".*torch.distributed is disabled.*")
+    warnings.filterwarnings("ignore", message=".*Detected an existing checkpoint.*")
+    WORK.mkdir(parents=True, exist_ok=True)
     ok = True
     try:
         if args.part in ("1", "both"):
