@@ -93,8 +93,10 @@ class Training(DeclaredService):
     Each pass reports the sample-weighted mean ``loss`` first, then each metric.
 
     Events (through ``producer``): ``Stepped`` per batch (when a consumer receives it),
-    ``Trained``/``Validated`` per pass, ``Iterated`` per epoch, ``Stopped`` on an early
-    stop; they carry the model's id and the epoch in progress (``model.epoch + 1``).
+    ``Trained``/``Validated`` per pass, ``Iterated`` per epoch, ``Advanced`` after its
+    boundary (``model.epoch`` moved: checkpoints copy the state there), ``Stopped`` on an
+    early stop; they carry the model's id and the epoch in progress (``model.epoch + 1``;
+    ``Advanced``: the epoch just finished).
     Subclasses add handlers with ``@handler``. docs/training.md has the whole contract.
 
     Example:
