@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from tests.training._models import Classifier, loaders, recorder
 from torchsystem import Aggregate
 from torchsystem.training import (
+    Advanced,
     Iterated,
     MissingIdWarning,
     Stepped,
@@ -189,7 +190,7 @@ def test_events_carry_the_models_id() -> None:
     training.fit(model, loaders(), epochs=5)
 
     kinds = {type(event) for event in seen}
-    assert kinds == {Stepped, Trained, Validated, Iterated, Stopped}
+    assert kinds == {Stepped, Trained, Validated, Iterated, Advanced, Stopped}
     assert {event.model_id for event in seen} == {model.id}
 
 
