@@ -245,8 +245,10 @@ class CheckpointStore:
 
     def _load(self, path: Path) -> dict[str, Any]:
         try:
-            with torch.serialization.safe_globals(self.safe_globals):
-                loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            with _allowing(self.safe_globals):
+                loaded = torch.load(
+                    path, map_location="cpu", weights_only=True, mmap=_private_maps()
+                )
         except FileNotFoundError:
             raise CheckpointError(path, "does not exist") from None
         except pickle.UnpicklingError as error:
@@ -324,6 +326,25 @@ class CheckpointStore:
                 yield self.summary(entry.path, model_id)
             except CheckpointError:
                 continue
+
+
+def _allowing(classes: Sequence[Any]) -> contextlib.AbstractContextManager[Any]:
+    """``torch.serialization.safe_globals(classes)``, on every torch this package takes."""
+    if not classes:
+        return contextlib.nullcontext()
+    scoped = getattr(torch.serialization, "safe_globals", None)
+    if scoped is not None:
+        allowed: contextlib.AbstractContextManager[Any] = scoped(list(classes))
+        return allowed
+    torch.serialization.add_safe_globals(list(classes))  # torch 2.4: process-wide
+    return contextlib.nullcontext()
+
+
+def _private_maps() -> bool:
+    """Whether ``torch.load(mmap=True)`` maps files privately (its default): then writes
+    to loaded tensors never reach the file. Otherwise the file is read into memory."""
+    options = getattr(torch.serialization, "get_default_mmap_options", None)
+    return options is None or options() == mmap.MAP_PRIVATE
 
 
 def summarize(path: Path, payload: Mapping[str, Any]) -> Summary:
