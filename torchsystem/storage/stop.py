@@ -95,7 +95,7 @@ class GracefulStop(Consumer):
         super().__init__(name)
         self.producer = producer
         self.signals = signals
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the signal handler may run while it is held
         self._reason: str | None = None
         self._status = 1
         self._received = 0
