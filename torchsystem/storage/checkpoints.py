@@ -137,7 +137,7 @@ class Checkpoints(Consumer):
         path, states = self._pending.pop(model_id)
         if phase in states:
             logger.warning(
-                "the %r loader of %s trained without the state %s holds for it: call "
+                "the %r loader of %s ran without the state %s holds for it: call "
                 "checkpoints.restore_loaders(model, loaders) before training, or the order "
                 "of its batches differs from an uninterrupted run", phase, model_id, path,
             )

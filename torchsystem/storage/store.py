@@ -10,7 +10,6 @@ checksum of every record, then loads with ``torch.load(weights_only=True)``, and
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import math
@@ -21,15 +20,14 @@ import re
 import struct
 import uuid
 import zipfile
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from torchsystem.storage.checksums import verify
 from torchsystem.storage.errors import CheckpointError
 
 __all__ = ["FORMAT", "VERSION", "CheckpointStore", "Entry", "Found", "Summary"]
@@ -44,7 +42,6 @@ _REQUIRED = ("model_id", "epoch", "model", "objects", "loaders", "rng", "statefu
 _FILE = re.compile(r"^epoch-(\d{8,})\.pt$")
 _TEMPORARY = re.compile(r"^\.epoch-\d{8,}\.pt\.(\d+)-[0-9a-f]+\.tmp$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # a zip member's local file header
 
 
 @dataclass(frozen=True)
@@ -394,95 +391,13 @@ def _verify(path: Path) -> None:
         CheckpointError: the file is missing, not a zip archive, truncated or damaged.
     """
     try:
-        with open(path, "rb") as file:
-            archive = zipfile.ZipFile(file)
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                _verify_members(mapped, archive)
+        verify(path)
     except FileNotFoundError:
         raise CheckpointError(path, "does not exist") from None
     except IsADirectoryError:
         raise CheckpointError(path, "is a folder, not a checkpoint file") from None
     except (zipfile.BadZipFile, struct.error, ValueError, OSError) as error:
         raise CheckpointError(path, _unreadable(path, error)) from error
-
-
-def _verify_members(mapped: mmap.mmap, archive: zipfile.ZipFile) -> None:
-    """Checksum the stored records in pieces on a few threads (``zlib.crc32`` releases
-    the GIL), then join each record's pieces and compare."""
-    spans: list[tuple[zipfile.ZipInfo, int, int]] = []
-    for member in archive.infolist():
-        if member.compress_type != zipfile.ZIP_STORED:  # torch.save stores; others: as is
-            with archive.open(member) as opened:
-                while opened.read(1 << 24):
-                    pass
-            continue
-        header = _LOCAL_HEADER.unpack_from(mapped, member.header_offset)
-        if header[0] != 0x04034B50:
-            raise zipfile.BadZipFile(f"record {member.filename!r} has no header")
-        start = member.header_offset + _LOCAL_HEADER.size + header[9] + header[10]
-        if start + member.compress_size > len(mapped):
-            raise zipfile.BadZipFile(f"record {member.filename!r} runs past the end of the file")
-        spans.append((member, start, start + member.compress_size))
-    with memoryview(mapped) as view:
-        pieces = [(member, list(_pieces(start, end))) for member, start, end in spans]
-        workers = min(8, os.cpu_count() or 1)
-        with ThreadPoolExecutor(workers) as pool:
-            sums = [(member, list(pool.map(lambda part: _crc(view, part), parts)))
-                    for member, parts in pieces]
-    for member, found in sums:
-        checksum = found[0]
-        for piece in found[1:]:
-            checksum = _apply(_shift(_PIECE), checksum) ^ piece
-        if checksum != member.CRC:
-            raise zipfile.BadZipFile(
-                f"the bytes of record {member.filename!r} do not match their checksum"
-            )
-
-
-_PIECE = 1 << 23  # bytes checksummed per task
-
-
-def _pieces(start: int, end: int) -> Iterator[tuple[int, int]]:
-    """``[start, end)`` cut so that every piece but the first is ``_PIECE`` long."""
-    first = (end - start) % _PIECE or min(_PIECE, end - start)
-    yield start, start + first
-    for offset in range(start + first, end, _PIECE):
-        yield offset, offset + _PIECE
-
-
-def _crc(view: memoryview, span: tuple[int, int]) -> int:
-    with view[span[0] : span[1]] as data:
-        return zlib.crc32(data)
-
-
-@functools.lru_cache(maxsize=4)
-def _shift(length: int) -> tuple[int, ...]:
-    """The linear map "append ``length`` zero bytes" of CRC-32, as the images of the 32
-    unit vectors: ``crc(a + b) == _apply(_shift(len(b)), crc(a)) ^ crc(b)``."""
-    power = tuple(zlib.crc32(b"\0", 1 << bit) ^ zlib.crc32(b"\0") for bit in range(32))
-    result: tuple[int, ...] | None = None
-    while length:
-        if length & 1:
-            result = power if result is None else _compose(power, result)
-        length >>= 1
-        if length:
-            power = _compose(power, power)
-    assert result is not None
-    return result
-
-
-def _compose(outer: tuple[int, ...], inner: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(_apply(outer, image) for image in inner)
-
-
-def _apply(images: tuple[int, ...], value: int) -> int:
-    found, bit = 0, 0
-    while value:
-        if value & 1:
-            found ^= images[bit]
-        value >>= 1
-        bit += 1
-    return found
 
 
 def _unreadable(path: Path, error: BaseException) -> str:
