@@ -243,7 +243,7 @@ class Checkpoints(Consumer):
             CheckpointError: the newest complete checkpoint does not fit ``model``
                 (nothing was changed).
         """
-        if device is not None:
+        if device is not None and callable(getattr(model, "to", None)):
             model = model.to(device)
         model_id = identify(model)
         found = self.store.newest(model_id)
