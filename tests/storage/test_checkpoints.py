@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def _weights(payload: dict[str, Any]) -> str:
 def test_every_file_holds_the_state_of_the_epoch_it_names_despite_slow_background_consumers(
     tmp_path: Path,
 ) -> None:
-    run = Run(tmp_path, keep=100)
+    run = Run(tmp_path, keep=100, supersede=False)
     at_boundary: dict[int, str] = {}
     lagging = Consumer()
     release = threading.Event()
@@ -97,7 +98,7 @@ def test_a_dataloaders_generator_state_is_saved(tmp_path: Path) -> None:
 
 
 def test_every_saves_every_n_epochs_and_at_the_early_stop(tmp_path: Path) -> None:
-    run = Run(tmp_path, keep=100, every=3)
+    run = Run(tmp_path, keep=100, every=3, supersede=False)
 
     model = run.fit(40)
 
@@ -108,7 +109,7 @@ def test_every_saves_every_n_epochs_and_at_the_early_stop(tmp_path: Path) -> Non
 
 def test_retention_keeps_the_newest_and_the_best_by_the_validation_loss(tmp_path: Path) -> None:
     losses: dict[int, float] = {}
-    run = Run(tmp_path, keep=2, best=1, metric="loss/validation")
+    run = Run(tmp_path, keep=2, best=1, metric="loss/validation", supersede=False)
     watcher = Consumer()
 
     @watcher.handler
@@ -228,3 +229,38 @@ def test_the_store_works_without_sqlalchemy(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "False"]
+
+
+def test_behind_a_slow_disk_waiting_copies_are_superseded_but_never_the_best_or_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = Run(tmp_path, keep=100, best=1, metric="loss/validation")
+    write = run.checkpoints.store.write
+
+    def slowly(*args: Any) -> Path:
+        time.sleep(0.05)  # a disk slower than the epochs
+        return write(*args)
+
+    monkeypatch.setattr(run.checkpoints.store, "write", slowly)
+    at_boundary: dict[int, tuple[str, float]] = {}
+    watcher = Consumer()
+
+    @watcher.handler
+    def remember(event: Advanced) -> None:
+        losses = {metric.name: metric.value for metric in event.results["validation"]}
+        at_boundary[event.epoch] = (digest(event.model), losses["loss"])
+
+    run.training.producer.register(watcher)
+    model = run.fit(40)
+
+    store = CheckpointStore(tmp_path)
+    written = {entry.epoch: _weights(store.read(entry.path, model.id))
+               for entry in store.entries(model.id)}
+    improvements = [epoch for epoch in at_boundary
+                    if at_boundary[epoch][1] < min((at_boundary[e][1] for e in at_boundary
+                                                    if e < epoch), default=float("inf"))]
+    assert run.checkpoints.superseded > 0
+    assert len(written) + run.checkpoints.superseded == model.epoch
+    assert all(written[epoch] == at_boundary[epoch][0] for epoch in written)
+    assert set(improvements) <= set(written)
+    assert model.epoch in written

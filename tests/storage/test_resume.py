@@ -264,7 +264,7 @@ def test_a_loader_of_another_kind_is_refused_by_restore_loaders(tmp_path: Path) 
 
 def test_a_hand_written_loop_saves_with_save(tmp_path: Path) -> None:
     model = Model()
-    with Checkpoints(tmp_path, keep=3) as checkpoints:
+    with Checkpoints(tmp_path, keep=3, supersede=False) as checkpoints:
         for epoch in range(1, 4):
             set_epoch(model, epoch)
             checkpoints.save(model, metrics={"loss/train": 1.0 / epoch})

@@ -94,6 +94,13 @@ def test_the_writer_writes_in_order_on_one_thread() -> None:
     assert {name for _, name in seen} == {"checkpoint-writer"}
 
 
+def _settle(writer: Writer) -> None:
+    """Wait until the worker is idle, without raising what it reported."""
+    with writer._changed:
+        while writer._waiting or writer._busy:
+            writer._changed.wait()
+
+
 def _failing(epochs: set[int]) -> Writer:
     def write(snapshot: Snapshot) -> None:
         if snapshot.epoch in epochs:
@@ -115,7 +122,7 @@ def test_a_failure_on_the_writer_is_raised_by_flush_once() -> None:
 def test_a_failure_on_the_writer_is_raised_by_the_next_submit() -> None:
     writer = _failing({1})
     writer.submit(Snapshot("m", 1, {}))
-    writer._queue.join()  # the worker has failed
+    _settle(writer)  # the worker has failed
 
     with pytest.raises(OSError, match="disk full at epoch 1"):
         writer.submit(Snapshot("m", 2, {}))
@@ -127,11 +134,46 @@ def test_close_raises_the_first_failure_and_logs_the_others(
 ) -> None:
     writer = _failing({1, 2})
     writer.submit(Snapshot("m", 1, {}))
-    writer._queue.join()
-    writer._queue.put(Snapshot("m", 2, {}))  # queued behind the first failure's report
+    _settle(writer)
+    with writer._changed:  # queued behind the first failure's report
+        writer._waiting.append(Snapshot("m", 2, {}))
+        writer._changed.notify_all()
 
     with pytest.raises(OSError, match="disk full at epoch 1"):
         writer.close()
     assert "a later failure: disk full at epoch 2" in caplog.text
     with pytest.raises(RuntimeError, match="the checkpoint-writer is closed"):
         writer.submit(Snapshot("m", 3, {}))
+
+
+def test_a_waiting_snapshot_is_dropped_for_a_newer_one_unless_it_is_wanted() -> None:
+    release, asked = threading.Event(), threading.Event()
+    written: list[int] = []
+    dropped: list[int] = []
+
+    def write(snapshot: Snapshot) -> None:
+        release.wait(30)
+        written.append(snapshot.epoch)
+
+    def supersedes(waiting: Snapshot, newer: Snapshot) -> bool:
+        if newer.epoch == 4:
+            asked.set()  # submit(4) found epoch 3 waiting
+        return not waiting.wanted
+
+    writer = Writer(write, supersedes=supersedes,
+                    drop=lambda snapshot: dropped.append(snapshot.epoch))
+    writer.submit(Snapshot("m", 1, {}))
+    with writer._changed:  # the worker holds epoch 1
+        while not writer._busy:
+            writer._changed.wait()
+    writer.submit(Snapshot("m", 2, {}))
+    writer.submit(Snapshot("m", 3, {}, wanted=True))  # epoch 2 is dropped
+    later = threading.Thread(target=writer.submit, args=(Snapshot("m", 4, {}),))
+    later.start()
+    assert asked.wait(30)
+    release.set()  # epoch 3 is wanted: submit(4) waits for the worker to take it
+    later.join(30)
+    writer.close()
+
+    assert dropped == [2]
+    assert written == [1, 3, 4]

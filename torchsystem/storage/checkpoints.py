@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,8 +51,12 @@ class Checkpoints(Consumer):
     metadata and the epoch's metrics; a worker thread writes the copy durably to
     ``directory/<model id>/epoch-<epoch>.pt``, then deletes what the retention no longer
     keeps: the ``keep`` newest and the ``best`` best by ``metric`` (``'loss/validation'``,
-    ``mode`` ``'min'`` or ``'max'``). With ``database`` (a ``torchsystem.runs.Database``
-    or its URL) each file is also indexed in the run database's ``checkpoints`` table.
+    ``mode`` ``'min'`` or ``'max'``). When the disk falls behind the epochs, a copy still
+    waiting to be written is replaced by a newer one (``supersede=True``; never a new best
+    by ``metric`` nor an early stop's, and the newest is always written), so training
+    never waits for the disk; with ``supersede=False`` training waits instead and every
+    epoch gets its file. With ``database`` (a ``torchsystem.runs.Database`` or its URL)
+    each file is also indexed in the run database's ``checkpoints`` table.
 
     ``restore`` is a compiler step: it puts the newest complete checkpoint of the
     aggregate's id back (see its doc); called directly, it resolves ``device`` through
@@ -85,6 +90,7 @@ class Checkpoints(Consumer):
         database: Any = None,
         safe_globals: Sequence[Any] = (),
         verify: bool = True,
+        supersede: bool = True,
         name: str = "checkpoints",
         provider: Provider | None = None,
     ) -> None:
@@ -107,7 +113,12 @@ class Checkpoints(Consumer):
         self._captured: dict[str, int] = {}
         self._cleaned: set[str] = set()
         self._staging = Staging()
-        self._writer = Writer(self._write, name=f"{name}-writer")
+        self._best: dict[str, float] = {}
+        self.superseded = 0
+        self._writer = Writer(
+            self._write, supersedes=_supersedes if supersede else _never, drop=self._dropped,
+            name=f"{name}-writer",
+        )
         self.register(Measured, self._measured)
         self.register(Advanced, self._advanced)
         self.register(Interrupted, self._interrupted)
@@ -171,8 +182,29 @@ class Checkpoints(Consumer):
             states=self._states(model_id), stopped=None if stop is None else str(stop),
             described=self._description(model), staging=self._staging,
         )
+        snapshot.wanted = stop is not None or self._improves(model_id, metrics)
         self._captured[model_id] = epoch
         self._writer.submit(snapshot)
+
+    def _improves(self, model_id: str, metrics: Mapping[str, float] | None) -> bool:
+        """Whether ``metrics`` make a new best (then the retention would keep it)."""
+        if self.best == 0 or self.metric is None or metrics is None:
+            return False
+        value = metrics.get(self.metric)
+        if value is None or not math.isfinite(value):
+            return False
+        best = self._best.get(model_id)
+        if best is None or (value < best if self.mode == "min" else value > best):
+            self._best[model_id] = value
+            return True
+        return False
+
+    def _dropped(self, snapshot: Snapshot) -> None:
+        """On the training thread: a waiting snapshot a newer one made useless."""
+        self._staging.give(snapshot.buffers)
+        self.superseded += 1
+        logger.debug("the checkpoint of %s at epoch %d was superseded before it was written",
+                     snapshot.model_id, snapshot.epoch)
 
     def _states(self, model_id: str) -> dict[str, Any]:
         return {
@@ -328,6 +360,16 @@ class Checkpoints(Consumer):
     def __repr__(self) -> str:
         return (f"Checkpoints({str(self.directory)!r}, keep={self.keep}, best={self.best}, "
                 f"metric={self.metric!r})")
+
+
+def _never(waiting: Snapshot, newer: Snapshot) -> bool:
+    return False
+
+
+def _supersedes(waiting: Snapshot, newer: Snapshot) -> bool:
+    """A snapshot still waiting is not written when a newer one of the same model
+    arrives, unless it is wanted (a new best, an early stop)."""
+    return waiting.model_id == newer.model_id and not waiting.wanted
 
 
 def _length(loader: Any) -> int | None:

@@ -32,13 +32,15 @@ _PLAIN = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device, t
 @dataclass
 class Snapshot:
     """One checkpoint's payload, owned by the snapshot; ``buffers`` go back to the staging
-    pool once it is written."""
+    pool once it is written. ``wanted`` marks one that must be written even when a newer
+    one arrives before it (a new best, an early stop)."""
 
     model_id: str
     epoch: int
     payload: dict[str, Any]
     buffers: list[Tensor] = field(default_factory=list)
     ready: Any = None  # a CUDA event when copies from a GPU are in flight
+    wanted: bool = False
 
     def wait(self) -> None:
         """Block until every copy from a device has landed in host memory."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import atexit
 import logging
-import queue
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +15,6 @@ from torchsystem.storage.snapshot import Snapshot
 __all__ = ["Writer"]
 
 logger = logging.getLogger("torchsystem.storage")
-_STOP = object()
 
 
 def _close_at_exit(reference: weakref.ReferenceType[Writer]) -> None:
@@ -24,15 +23,20 @@ def _close_at_exit(reference: weakref.ReferenceType[Writer]) -> None:
         writer.close(raise_errors=False)
 
 
+def _never(waiting: Snapshot, newer: Snapshot) -> bool:
+    return False
+
+
 class Writer:
     """Write snapshots on a worker thread with ``write``, one at a time, in order.
 
-    ``submit`` queues a snapshot; while ``depth`` snapshots already wait it blocks until
-    the worker takes one (memory stays bounded: a slow disk slows training rather than
-    filling memory). A failure on the worker is logged and re-raised on the submitting
-    thread at the next ``submit``, at ``flush()`` or at ``close()``, the first one raised
-    and any later ones logged. ``close()`` (also run at interpreter exit) writes what is
-    queued and stops the worker.
+    ``submit`` queues a snapshot. While ``depth`` snapshots already wait, the newest of
+    them is dropped (``drop`` is called with it) when ``supersedes(waiting, newer)`` says
+    the newer one makes it useless; otherwise ``submit`` blocks until the worker takes
+    one. Either way memory stays bounded. A failure on the worker is logged and re-raised
+    on the submitting thread at the next ``submit``, at ``flush()`` or at ``close()``, the
+    first one raised and any later ones logged. ``close()`` (also run at interpreter exit)
+    writes what is queued and stops the worker.
 
     Example:
         >>> written = []
@@ -44,17 +48,20 @@ class Writer:
     """
 
     def __init__(
-        self, write: Callable[[Snapshot], Any], *, depth: int = 1, name: str = "checkpoint-writer",
+        self, write: Callable[[Snapshot], Any], *, depth: int = 1,
+        supersedes: Callable[[Snapshot, Snapshot], bool] = _never,
+        drop: Callable[[Snapshot], Any] | None = None, name: str = "checkpoint-writer",
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
-        self._write = write
-        self.name = name
-        self._queue: queue.Queue[Any] = queue.Queue(depth)
+        self._write, self._supersedes, self._drop = write, supersedes, drop
+        self.name, self.depth = name, depth
+        self._waiting: deque[Snapshot] = deque()
+        self._busy = False
+        self._changed = threading.Condition()
         self._errors: list[BaseException] = []
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._closed = False
+        self._closed = self._stopping = False
         self._at_exit: Callable[[], None] | None = None
 
     @property
@@ -74,10 +81,20 @@ class Writer:
             self._raise_pending()
         if self._thread is None:
             self._start()
-        self._queue.put(snapshot)
+        dropped = None
+        with self._changed:
+            while len(self._waiting) >= self.depth:
+                if self._supersedes(self._waiting[-1], snapshot):
+                    dropped = self._waiting.pop()
+                    break
+                self._changed.wait()
+            self._waiting.append(snapshot)
+            self._changed.notify_all()
+        if dropped is not None and self._drop is not None:
+            self._drop(dropped)
 
     def _start(self) -> None:
-        with self._lock:
+        with self._changed:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
                 self._thread.start()
@@ -87,16 +104,23 @@ class Writer:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
-            try:
-                if item is _STOP:
+            with self._changed:
+                while not self._waiting and not self._stopping:
+                    self._changed.wait()
+                if not self._waiting:
                     return
-                self._write(item)
+                snapshot = self._waiting.popleft()
+                self._busy = True
+                self._changed.notify_all()
+            try:
+                self._write(snapshot)
             except BaseException as error:  # handed to the submitting thread
                 logger.error("%s: a checkpoint was not written: %s", self.name, error)
                 self._errors.append(error)
             finally:
-                self._queue.task_done()
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
 
     def _raise_pending(self) -> None:
         errors, self._errors = self._errors, []
@@ -106,8 +130,9 @@ class Writer:
 
     def flush(self) -> None:
         """Wait until every submitted snapshot was written; re-raise a failure."""
-        if self._thread is not None:
-            self._queue.join()
+        with self._changed:
+            while self._thread is not None and (self._waiting or self._busy):
+                self._changed.wait()
         if self._errors:
             self._raise_pending()
 
@@ -116,12 +141,12 @@ class Writer:
 
         Closing again does nothing but re-raise a failure not raised yet.
         """
-        with self._lock:
+        with self._changed:
             thread, already = self._thread, self._closed
-            self._closed = True
+            self._closed = self._stopping = True
+            self._changed.notify_all()
         if not already:
-            if thread is not None and thread.is_alive():
-                self._queue.put(_STOP)
+            if thread is not None:
                 thread.join()
             if self._at_exit is not None:
                 atexit.unregister(self._at_exit)
