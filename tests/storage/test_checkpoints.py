@@ -137,7 +137,7 @@ def test_a_write_that_fails_mid_training_is_raised_and_loses_nothing(tmp_path: P
     model = Model()
     folder = tmp_path / model.id
     training = Training()
-    checkpoints = Checkpoints(tmp_path)
+    checkpoints = Checkpoints(tmp_path, supersede=False)
     training.producer.register(checkpoints)
     training.fit(model, loaders(), 2)
     checkpoints.flush()

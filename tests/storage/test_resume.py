@@ -122,7 +122,7 @@ def test_the_newest_complete_checkpoint_is_used_when_a_newer_one_is_torn(
     uninterrupted: tuple[str, Model], tmp_path: Path,
 ) -> None:
     kind, whole = uninterrupted
-    train(tmp_path, 4, kind, keep=5)
+    train(tmp_path, 4, kind, keep=5, supersede=False)
     newest = next(tmp_path.glob("*/epoch-00000004.pt"))
     newest.write_bytes(newest.read_bytes()[:-100])
     run = Run(tmp_path, keep=5)
