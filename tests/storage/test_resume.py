@@ -286,3 +286,30 @@ def test_a_checkpoint_written_on_the_cpu_resumes_on_a_gpu(tmp_path: Path) -> Non
     state = model.optimizer.state_dict()["state"][0]["exp_avg"]
     assert state.is_cuda
     assert digest(model) == digest(trained)
+
+
+def test_restored_parameters_stay_the_objects_the_optimizer_holds(tmp_path: Path) -> None:
+    class Normed(Model):
+        id = "normed"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = torch.nn.BatchNorm1d(3)  # loads through its own _load_from_state_dict
+
+    saved = Normed()
+    saved.norm.running_mean.fill_(0.5)
+    saved.fit(torch.randn(4, 8), torch.tensor([0, 1, 2, 0]))
+    with Checkpoints(tmp_path) as checkpoints:
+        checkpoints.save(saved)
+    model = Normed()
+    parameters = list(model.parameters())
+
+    with Checkpoints(tmp_path) as checkpoints:
+        checkpoints.restore(model)
+
+    assert all(a is b for a, b in zip(model.parameters(), parameters, strict=True))
+    assert model.optimizer.param_groups[0]["params"][0] is model.nn.layers[0].weight
+    assert model.norm.running_mean.equal(torch.full((3,), 0.5))
+    assert digest(model) == digest(saved)
+    model.fit(torch.randn(4, 8), torch.tensor([0, 1, 2, 0]))  # the optimizer steps them
+    assert not model.nn.layers[0].weight.equal(saved.nn.layers[0].weight)

@@ -278,7 +278,7 @@ class Checkpoints(Consumer):
         if device is not None and callable(getattr(model, "to", None)):
             model = model.to(device)
         model_id = identify(model)
-        found = self.store.newest(model_id)
+        found = self.store.newest(model_id, mapped=False)  # tensors the model may keep
         if found is None:
             logger.info("no checkpoint of %s in %s: training starts afresh", model_id,
                         self.store.folder(model_id))

@@ -23,7 +23,14 @@ from torchsystem.domain.aggregate import Aggregate
 from torchsystem.storage.errors import CheckpointError
 from torchsystem.storage.snapshot import loader_generators, stateful_attributes
 
-__all__ = ["Resumed", "apply", "restore_generators", "restore_loaders", "set_epoch"]
+__all__ = [
+    "Resumed",
+    "apply",
+    "load_modules",
+    "restore_generators",
+    "restore_loaders",
+    "set_epoch",
+]
 
 logger = logging.getLogger("torchsystem.storage")
 
@@ -91,6 +98,47 @@ def _check_optimizer(path: Path, name: str, optimizer: Any, state: Any) -> None:
         )
 
 
+def load_modules(model: nn.Module, state: Mapping[str, Any]) -> None:
+    """``model.load_state_dict(state)``, except that a loaded tensor that already has the
+    device, type, shape and layout of the parameter or buffer it restores becomes its
+    data instead of being copied into it (the parameter object stays the same, so an
+    optimizer holding it is unaffected). Modules with their own loading logic
+    (``_load_from_state_dict`` overridden, load hooks) get ``load_state_dict``.
+    ``state`` must have been checked against ``model`` (keys and shapes)."""
+    copied: dict[str, Any] = {}
+    with torch.no_grad():
+        for prefix, module in model.named_modules():
+            plain = _plain(module)
+            for name, tensor in [*module._parameters.items(), *module._buffers.items()]:
+                key = f"{prefix}.{name}" if prefix else name
+                if tensor is None or key not in state:
+                    continue
+                saved = state[key]
+                if plain and _adoptable(tensor, saved):
+                    tensor.data = saved
+                else:
+                    copied[key] = saved
+    if copied:
+        model.load_state_dict(copied, strict=False)
+
+
+def _plain(module: nn.Module) -> bool:
+    return (
+        type(module)._load_from_state_dict is nn.Module._load_from_state_dict
+        and not module._load_state_dict_pre_hooks
+        and not module._load_state_dict_post_hooks
+    )
+
+
+def _adoptable(tensor: torch.Tensor, saved: Any) -> bool:
+    return (
+        type(saved) is torch.Tensor and type(tensor) in (torch.Tensor, nn.Parameter)
+        and saved.device == tensor.device and saved.dtype == tensor.dtype
+        and saved.shape == tensor.shape and saved.stride() == tensor.stride()
+        and saved.layout == torch.strided and tensor.layout == torch.strided
+    )
+
+
 def set_epoch(model: Any, epoch: int) -> None:
     """Set ``model.epoch`` without side effects: an ``Aggregate`` calls no ``onepoch()``."""
     if isinstance(model, Aggregate):
@@ -138,7 +186,7 @@ def apply(
         *(("stateful object", name, value, saved[name]) for name, value in chosen.items()),
     ])
     if isinstance(model, nn.Module):
-        model.load_state_dict(payload["model"])
+        load_modules(model, payload["model"])
     set_epoch(model, int(payload["epoch"]))
     restore_generators(payload["rng"])
 

@@ -21,6 +21,7 @@ import struct
 import uuid
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,9 +225,13 @@ class CheckpointStore:
                         removed.append(folder / name)
         return removed
 
-    def read(self, path: str | Path, model_id: str | None = None) -> dict[str, Any]:
+    def read(
+        self, path: str | Path, model_id: str | None = None, *, mapped: bool = True,
+    ) -> dict[str, Any]:
         """The payload of the checkpoint at ``path``, checked whole before it is returned;
-        tensors are on the CPU, memory-mapped from the file.
+        tensors are on the CPU, memory-mapped from the file (``mapped``) or read into
+        memory of their own. The checksums are verified on another thread while the file
+        is loaded; a file that fails them is never returned.
 
         Raises:
             CheckpointError: the file is missing, truncated, damaged, not a torchsystem
@@ -234,20 +239,31 @@ class CheckpointStore:
                 checkpoint of another model.
         """
         path = Path(path)
-        if self.verify:
-            _verify(path)
-        payload = self._load(path)
+        if not self.verify:
+            payload = self._load(path, mapped)
+        else:
+            with ThreadPoolExecutor(1, thread_name_prefix="checkpoint-checksums") as pool:
+                checked = pool.submit(_verify, path)
+                try:
+                    payload = self._load(path, mapped)
+                except CheckpointError:
+                    checked.result()  # a checksum failure says more than a load failure
+                    raise
+                checked.result()
         _check(path, payload, model_id)
         return payload
 
-    def _load(self, path: Path) -> dict[str, Any]:
+    def _load(self, path: Path, mapped: bool = True) -> dict[str, Any]:
         try:
             with _allowing(self.safe_globals):
                 loaded = torch.load(
-                    path, map_location="cpu", weights_only=True, mmap=_private_maps()
+                    path, map_location="cpu", weights_only=True,
+                    mmap=mapped and _private_maps(),
                 )
         except FileNotFoundError:
             raise CheckpointError(path, "does not exist") from None
+        except IsADirectoryError:
+            raise CheckpointError(path, "is a folder, not a checkpoint file") from None
         except pickle.UnpicklingError as error:
             raise CheckpointError(path, _refused(error)) from error
         except (RuntimeError, ValueError, KeyError, EOFError, OSError) as error:
@@ -284,13 +300,15 @@ class CheckpointStore:
             status = found.path.stat()
             self._summaries[found.path] = ((status.st_mtime_ns, status.st_size), found)
 
-    def newest(self, model_id: str) -> Found | None:
-        """The newest complete checkpoint of ``model_id``; newer files that are refused
-        are logged (with the reason) and passed over. ``None`` when there is none."""
+    def newest(self, model_id: str, *, mapped: bool = True) -> Found | None:
+        """The newest complete checkpoint of ``model_id`` (read as ``read`` does); newer
+        files that are refused are logged (with the reason) and passed over. ``None`` when
+        there is none."""
         skipped: list[CheckpointError] = []
         for entry in reversed(self.entries(model_id)):
             try:
-                return Found(entry.path, self.read(entry.path, model_id), tuple(skipped))
+                payload = self.read(entry.path, model_id, mapped=mapped)
+                return Found(entry.path, payload, tuple(skipped))
             except CheckpointError as error:
                 logger.warning("%s; it is left as it is and the one before it is used", error)
                 skipped.append(error)
