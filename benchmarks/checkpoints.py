@@ -24,8 +24,8 @@ slower than ``torch.load``.
 Part 2, the digits job of ``loop_overhead.py`` (MLP 64-128-10, batch 32 and 256): the
 ready service with loss + accuracy, a progress bar, TensorBoard and early stopping
 (``full``), and the same with a checkpoint every epoch and a graceful stop, as the
-example has (``full+checkpoints``), against the hand-written loop. As the other benchmarks, the target (<= 1.10x raw) is checked on
-the parts, timed in isolation: ``(compute + DataLoader + framework) / (compute +
+example has (``full+checkpoints``), against the hand-written loop. As the other
+benchmarks, the target (<= 1.10x raw) is checked on the parts, timed in isolation: ``(compute + DataLoader + framework) / (compute +
 DataLoader)``, the framework part including a real checkpoint of the digits model every
 epoch. Exit status 1 when a target is missed.
 
