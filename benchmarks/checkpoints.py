@@ -25,9 +25,9 @@ Part 2, the digits job of ``loop_overhead.py`` (MLP 64-128-10, batch 32 and 256)
 ready service with loss + accuracy, a progress bar, TensorBoard and early stopping
 (``full``), and the same with a checkpoint every epoch and a graceful stop, as the
 example has (``full+checkpoints``), against the hand-written loop. As the other
-benchmarks, the target (<= 1.10x raw) is checked on the parts, timed in isolation: ``(compute + DataLoader + framework) / (compute +
-DataLoader)``, the framework part including a real checkpoint of the digits model every
-epoch. Exit status 1 when a target is missed.
+benchmarks, the target (<= 1.10x raw) is checked on the parts, timed in isolation:
+``(compute + DataLoader + framework) / (compute + DataLoader)``, the framework part
+including a real checkpoint of the digits model every epoch. Exit status 1 when a target is missed.
 
     python benchmarks/checkpoints.py            # what the README reports
     python benchmarks/checkpoints.py --quick    # fewer repetitions
