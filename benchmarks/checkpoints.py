@@ -237,7 +237,7 @@ def part_one(args: argparse.Namespace) -> bool:
 def report_restore(model: Any, variants: dict[str, Variant], args: argparse.Namespace) -> bool:
     from torchsystem.storage.checksums import crc32
 
-    restored = restore_times(model, variants, args.reps)
+    restored = restore_times(model, variants, max(args.reps, 7))
     print(f"\n| restore ({getattr(crc32, '__module__', None) or 'zlib'} CRC-32) "
           "| seconds (best) |")
     print("|---|---|")
