@@ -188,7 +188,7 @@ def test_checkpoints_are_indexed_in_the_run_database(tmp_path: Path) -> None:
     from torchsystem.runs.queries import find_checkpoints, find_runs
 
     database = tmp_path / "runs.db"
-    run = Run(tmp_path / "checkpoints", keep=2, database=str(database))
+    run = Run(tmp_path / "checkpoints", keep=2, database=str(database), supersede=False)
     with RunRecorder(str(database)) as recorder:
         run.training.producer.register(recorder)
         model = run.fit(4, close=False)
