@@ -39,7 +39,13 @@ logger = logging.getLogger("torchsystem.storage")
 class Resumed:
     """A checkpoint that was restored: whose, which epoch, from where, and the metrics
     and early stop (``stopped``, the reason) it recorded. ``skipped`` holds the newer
-    files that were refused (torn, foreign, not checkpoints)."""
+    files that were refused (torn, foreign, not checkpoints).
+
+    Example:
+        >>> resumed = Resumed("3f2a", 7, Path("runs/checkpoints/3f2a/epoch-00000007.pt"))
+        >>> resumed.epoch, resumed.stopped is None
+        (7, True)
+    """
 
     model_id: str
     epoch: int

@@ -33,7 +33,13 @@ _PLAIN = (int, float, bool, str, bytes, type(None), torch.dtype, torch.device, t
 class Snapshot:
     """One checkpoint's payload, owned by the snapshot; ``buffers`` go back to the staging
     pool once it is written. ``wanted`` marks one that must be written even when a newer
-    one arrives before it (a new best, an early stop)."""
+    one arrives before it (a new best, an early stop).
+
+    Example:
+        >>> snapshot = capture(torch.nn.Linear(2, 1), model_id="linear", epoch=3)
+        >>> snapshot.epoch, sorted(snapshot.payload["model"])
+        (3, ['bias', 'weight'])
+    """
 
     model_id: str
     epoch: int
@@ -53,6 +59,13 @@ class Staging:
 
     ``take`` hands out a free buffer of the shape and type asked for, or a new one;
     ``give`` returns buffers once the snapshot holding them was written. Thread-safe.
+
+    Example:
+        >>> staging = Staging()
+        >>> first = staging.take(torch.zeros(4), pinned=False)
+        >>> staging.give([first])
+        >>> staging.take(torch.ones(4), pinned=False) is first
+        True
     """
 
     def __init__(self) -> None:

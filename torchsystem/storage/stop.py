@@ -27,6 +27,10 @@ class Interrupted:
     at the epoch boundary). Consumers react on the training thread and may add a short
     note for the stop message to ``notes`` (``Checkpoints`` says which checkpoint holds
     the state).
+
+    Example:
+        >>> Interrupted(None, 7, "train", 12, "SIGTERM", model_id="3f2a")
+        Interrupted(epoch=7, phase='train', step=12, reason='SIGTERM', model_id='3f2a')
     """
 
     model: Any

@@ -47,7 +47,12 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 @dataclass(frozen=True)
 class Entry:
-    """A file named like a checkpoint (``epoch-00000007.pt``), not yet read."""
+    """A file named like a checkpoint (``epoch-00000007.pt``), not yet read.
+
+    Example:
+        >>> Entry(Path("runs/3f2a/epoch-00000007.pt"), 7).epoch
+        7
+    """
 
     path: Path
     epoch: int
