@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/di_messaging.py
 	$(BIN)/python benchmarks/loop_overhead.py
 	$(BIN)/python benchmarks/runs_overhead.py
+	$(BIN)/python benchmarks/checkpoints.py
 
 # Mutation testing of the core and the training service (minutes; not part of make test).
 mutation: $(STAMP)

@@ -192,6 +192,7 @@ def test_importing_module_does_not_import_torch(module: str) -> None:
 
 BATTERIES = (
     "torchsystem.training", "torchsystem.consumers", "torchsystem.runs", "torchsystem.interfaces",
+    "torchsystem.storage",
 )
 
 
@@ -232,7 +233,7 @@ def test_tensorboard_loads_only_with_the_consumer_that_needs_it() -> None:
 def test_sqlalchemy_loads_only_with_the_run_records() -> None:
     code = (
         "import sys, torchsystem, torchsystem.training, torchsystem.consumers, "
-        "torchsystem.__main__; "
+        "torchsystem.__main__, torchsystem.storage; "
         "from torchsystem.consumers import EarlyStopping, EpochSummary, Background; "
         "print('sqlalchemy' in sys.modules)"
     )

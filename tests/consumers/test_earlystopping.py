@@ -303,3 +303,61 @@ def test_fit_stops_after_the_phases_of_the_stopping_epoch_ran() -> None:
     training.fit(Classifier(lr=0.0), loaders(), epochs=10)
 
     assert phases == [("train", 1), ("validation", 1), ("train", 2), ("validation", 2)]
+
+
+# --- state_dict / load_state_dict: saved and restored with a checkpoint -------------------
+
+
+def test_the_state_holds_the_best_value_and_count_per_model_id() -> None:
+    stopper = EarlyStopping("loss", patience=5)
+    _feed(stopper, Model(), "loss", [0.5, 0.4, 0.45, 0.46])
+
+    assert stopper.state_dict() == {"records": {"model": {"best": 0.4, "waited": 2}}}
+    assert stopper.state_dict(model_id="model") == stopper.state_dict()
+    assert stopper.state_dict(model_id="other") == {"records": {}}
+
+
+def test_a_restored_record_is_taken_by_the_model_when_its_metrics_arrive() -> None:
+    saved = EarlyStopping("loss", patience=3)
+    _feed(saved, Model(), "loss", [0.5, 0.4, 0.45])
+    restored = EarlyStopping("loss", patience=3)
+    restored.load_state_dict(saved.state_dict())
+    model = Model()
+
+    restored.consume(_validated(model, 4, loss=0.47))
+    fourth = _stop(model)
+    restored.consume(_validated(model, 5, loss=0.47))
+    fifth = _stop(model)
+
+    assert fourth is None
+    assert fifth is not None  # three epochs without improvement, one before the restore
+    assert restored.best(model) == 0.4
+
+
+def test_a_loaded_record_replaces_the_record_of_a_model_already_seen() -> None:
+    stopper = EarlyStopping("loss", patience=3)
+    model = Model()
+    _feed(stopper, model, "loss", [0.9])
+
+    stopper.load_state_dict({"records": {"model": {"best": 0.2, "waited": 1}}})
+
+    assert stopper.best(model) == 0.2
+    assert stopper.state_dict() == {"records": {"model": {"best": 0.2, "waited": 1}}}
+
+
+def test_a_state_of_another_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"EarlyStopping.load_state_dict takes what "
+                       r"state_dict\(\) returns"):
+        EarlyStopping().load_state_dict({"best": 0.1})
+
+
+def test_a_resumed_run_is_not_warned_about_an_unseen_phase(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stopper = EarlyStopping("loss", patience=3)
+    model = Model()
+
+    stopper.consume(Trained(model, "train", 8, (Metric("loss", 0.3),)))
+    stopper.consume(_validated(model, 8, loss=0.3))
+
+    assert "watches phase" not in caplog.text

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,15 +28,17 @@ from torchsystem.training import Metric, Trained, Validated
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 EPOCHS = 60
+COMMAND = [sys.executable, "-m", "src.main", "--epochs", str(EPOCHS)]
+ENVIRONMENT = {**os.environ, "PYTHONPATH": str(EXAMPLE)}
+HASH = re.compile(r"final weights sha256: [0-9a-f]{64}")
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     runs = tmp_path_factory.mktemp("runs")
     done = subprocess.run(
-        [sys.executable, "-m", "src.main", "--epochs", str(EPOCHS), "--runs", str(runs)],
-        cwd=EXAMPLE, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(EXAMPLE)},
+        [*COMMAND, "--runs", str(runs), "--checkpoints", str(runs / "checkpoints")],
+        cwd=EXAMPLE, capture_output=True, text=True, timeout=300, env=ENVIRONMENT,
     )
     return done, runs
 
@@ -247,3 +252,76 @@ def test_a_diverging_training_loss_enqueues_a_stop(
     consumer.consume(Validated(model, "validation", 3, (Metric("loss", math.inf),)))
 
     assert [str(stop) for stop in model.events.queue] == ["training loss is nan"]
+
+
+# --- checkpoints and resume ------------------------------------------------------------
+
+
+def test_the_last_line_is_the_sha256_of_the_final_weights(run: Any) -> None:
+    done, runs = run
+    last = done.stdout.splitlines()[-1]
+    assert HASH.fullmatch(last), last
+    assert [path.name for path in (runs / "checkpoints").iterdir()] == [_model_id(done)]
+
+
+def _model_id(done: subprocess.CompletedProcess[str]) -> str:
+    match = re.search(r"^trained ([0-9a-f]{32}) for", done.stdout, re.MULTILINE)
+    assert match, done.stdout
+    return match.group(1)
+
+
+def test_a_second_run_says_it_resumed_and_has_nothing_left_to_train(run: Any) -> None:
+    first, runs = run
+    epochs = len(epoch_lines(first.stderr))
+    model_id = _model_id(first)
+
+    again = subprocess.run(
+        [*COMMAND, "--runs", str(runs), "--checkpoints", str(runs / "checkpoints")],
+        cwd=EXAMPLE, capture_output=True, text=True, timeout=300, env=ENVIRONMENT,
+    )
+
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resumed {model_id} at epoch {epochs} from " in again.stderr
+    assert f"{model_id} stopped early at epoch {epochs} (validation loss did not improve" in (
+        again.stdout
+    )
+    assert epoch_lines(again.stderr) == []
+    assert again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
+
+
+def _wait_for_epochs(log: Path, count: int, process: subprocess.Popen[str]) -> None:
+    while process.poll() is None:
+        if len(epoch_lines(log.read_text())) >= count:
+            return
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_killed_at_random_moments_and_rerun_it_ends_with_the_uninterrupted_weights(
+    run: Any, tmp_path: Path,
+) -> None:
+    reference, _ = run
+    epochs = len(epoch_lines(reference.stderr))
+    chooser = random.Random(int.from_bytes(os.urandom(4), "big"))
+    arguments = [*COMMAND, "--runs", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
+    log = tmp_path / "stderr"
+    for number in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
+        with log.open("w") as errors:
+            process = subprocess.Popen(arguments, cwd=EXAMPLE, stdout=subprocess.DEVNULL,
+                                       stderr=errors, text=True, env=ENVIRONMENT)
+            _wait_for_epochs(log, chooser.randint(1, epochs // 3), process)
+            time.sleep(chooser.uniform(0, 0.05))
+            process.send_signal(number)
+            process.wait(60)
+        if number == signal.SIGTERM and process.returncode != 0:
+            assert process.returncode == 143
+            assert log.read_text().splitlines()[-1].startswith("training stopped by SIGTERM ")
+
+    final = subprocess.run(arguments, cwd=EXAMPLE, capture_output=True, text=True,
+                           timeout=300, env=ENVIRONMENT)
+
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert "resumed " in final.stderr
+    assert final.stdout.splitlines()[-1] == reference.stdout.splitlines()[-1]

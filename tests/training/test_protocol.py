@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from tests.training._models import Classifier, loaders, recorder
 from torchsystem import Aggregate
 from torchsystem.training import (
+    Advanced,
     Ended,
     Iterated,
     MissingIdWarning,
@@ -191,7 +192,7 @@ def test_events_carry_the_models_id() -> None:
     training.fit(model, loaders(), epochs=5)
 
     kinds = {type(event) for event in seen}
-    assert kinds == {Started, Stepped, Trained, Validated, Iterated, Stopped, Ended}
+    assert kinds == {Started, Stepped, Trained, Validated, Iterated, Advanced, Stopped, Ended}
     assert {event.model_id for event in seen} == {model.id}
 
 

@@ -234,6 +234,7 @@ def test_fit_dispatches_stepped_then_one_event_per_phase_then_iterated() -> None
     training.fit(Classifier(), loaders(train_batches=3, validation_batches=2), epochs=2)
 
     epoch = ["Stepped"] * 3 + ["Trained"] + ["Stepped"] * 2 + ["Validated", "Iterated"]
+    epoch.append("Advanced")
     assert [type(e).__name__ for e in seen] == ["Started", *epoch * 2, "Ended"]
 
 
@@ -243,7 +244,7 @@ def test_iterate_dispatches_iterated_with_every_phases_results() -> None:
 
     results = training.iterate(model, loaders())
 
-    iterated = seen[-1]
+    iterated = seen[-2]
     assert isinstance(iterated, Iterated)
     assert (iterated.model, iterated.epoch) == (model, 1)
     assert list(iterated.results) == ["train", "validation"]

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from torchsystem.consumers._reports import MetricsConsumer, PerModel, Report, report_of
+from torchsystem.consumers._reports import MetricsConsumer, PerModel, Report, identity, report_of
 from torchsystem.domain.aggregate import trains
 
 __all__ = ["EarlyStopped", "EarlyStopping"]
@@ -55,6 +55,11 @@ class EarlyStopping(MetricsConsumer):
     ``phase=None`` watches every phase (``'training'`` is read as ``'train'``); if the
     watched phase never shows up, a warning names the phases that did.
 
+    ``state_dict(model_id=None)`` holds the best value and the count of each model by
+    id (of one model when given), ``load_state_dict`` puts them back: a checkpoint
+    (``torchsystem.storage.Checkpoints(stateful=...)``) saves and restores them with the
+    aggregate, so a resumed run stops at the epoch an uninterrupted one would.
+
     Example:
         >>> stopper = EarlyStopping("accuracy", mode="max", patience=3)
         >>> stopper.best(object()) is None
@@ -82,7 +87,10 @@ class EarlyStopping(MetricsConsumer):
         self.min_delta = min_delta
         self.phase = "train" if phase is not None and trains(phase) else phase
         self._records: PerModel[_Record] = PerModel(_Record)
+        self._by_id: dict[str, _Record] = {}
+        self._restored: dict[str, _Record] = {}
         self._phases_seen: set[str] = set()
+        self._first_epoch: int | None = None
         self._warned = False
         self.register(object, self.watch)
 
@@ -92,11 +100,13 @@ class EarlyStopping(MetricsConsumer):
         if report is None:
             return
         self._phases_seen.add(report.phase)
+        if self._first_epoch is None:
+            self._first_epoch = report.epoch
         if self.phase is not None and report.phase != self.phase:
             self._warn_if_blind(report)
             return
         value = self._value(report)
-        record = self._records.get(report.model)
+        record = self._record(report)
         if self._improved(record.best, value):
             record.best, record.waited = value, 0
             return
@@ -105,6 +115,16 @@ class EarlyStopping(MetricsConsumer):
             record.waited = 0
             stop = EarlyStopped(self.metric, report.phase, record.best, report.epoch, self.patience)
             report.model.events.enqueue(stop)
+
+    def _record(self, report: Report) -> _Record:
+        record = self._records.get(report.model)
+        if self._restored or self._by_id.get(report.model_id or "") is not record:
+            model_id = identity(report)
+            restored = self._restored.pop(model_id, None)
+            if restored is not None:
+                record.best, record.waited = restored.best, restored.waited
+            self._by_id[model_id] = record
+        return record
 
     def _value(self, report: Report) -> float:
         values = dict(report.metrics)
@@ -125,7 +145,8 @@ class EarlyStopping(MetricsConsumer):
         return value > best + self.min_delta
 
     def _warn_if_blind(self, report: Report) -> None:
-        if not self._warned and report.epoch >= 2 and self.phase not in self._phases_seen:
+        first = report.epoch if self._first_epoch is None else self._first_epoch
+        if not self._warned and report.epoch > first and self.phase not in self._phases_seen:
             self._warned = True
             logger.warning(
                 "EarlyStopping watches phase %r but the events carry phases %s; "
@@ -141,5 +162,42 @@ class EarlyStopping(MetricsConsumer):
         """Forget the record of ``model`` (of every model when omitted)."""
         if model is None:
             self._records.clear()
+            self._by_id.clear()
         else:
+            record = self._records.get(model)
             self._records.pop(model)
+            for model_id in [key for key, value in self._by_id.items() if value is record]:
+                del self._by_id[model_id]
+
+    def state_dict(self, model_id: str | None = None) -> dict[str, Any]:
+        """The best value and count of every model seen, by id (only ``model_id``'s when
+        given): ``{'records': {id: {'best': float, 'waited': int}}}``. A NaN best means
+        no value yet."""
+        records = {**self._restored, **self._by_id}
+        chosen = records if model_id is None else {
+            key: value for key, value in records.items() if key == model_id
+        }
+        return {"records": {
+            key: {"best": record.best, "waited": record.waited} for key, record in chosen.items()
+        }}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Put back the records of ``state`` (from ``state_dict``): a model already seen
+        takes its record at once, any other when its first metrics arrive.
+
+        Raises:
+            ValueError: ``state`` is not what ``state_dict`` returns.
+        """
+        records = state.get("records") if isinstance(state, dict) else None
+        if not isinstance(records, dict):
+            raise ValueError(
+                f"EarlyStopping.load_state_dict takes what state_dict() returns "
+                f"({{'records': {{id: {{'best', 'waited'}}}}}}), got {state!r}"
+            )
+        for model_id, saved in records.items():
+            restored = _Record(float(saved["best"]), int(saved["waited"]))
+            live = self._by_id.get(model_id)
+            if live is None:
+                self._restored[model_id] = restored
+            else:
+                live.best, live.waited = restored.best, restored.waited

@@ -155,14 +155,21 @@ class Database:
     def _enable_wal(self) -> None:
         import sqlite3
 
-        try:
-            raw = self.engine.raw_connection()
+        # SQLite answers "locked" at once, without waiting on the busy timeout, when
+        # another process is creating the same file: retry until the timeout is spent.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
             try:
-                raw.cursor().execute("PRAGMA journal_mode=WAL")  # not within a transaction
-            finally:
-                raw.close()
-        except (DBAPIError, sqlite3.Error) as error:
-            raise self.explain(error) from error
+                raw = self.engine.raw_connection()
+                try:
+                    raw.cursor().execute("PRAGMA journal_mode=WAL")  # not in a transaction
+                finally:
+                    raw.close()
+                return
+            except (DBAPIError, sqlite3.Error) as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise self.explain(error) from error
+                time.sleep(0.01)
 
     def _prepare(self, connection: Connection, create: bool, may_upgrade: bool) -> bool:
         """Create, check or upgrade the schema; ``True``: an upgrade is due but not allowed."""

@@ -5,6 +5,7 @@ Optional battery: the core (``torchsystem``) never imports it.
 
 from torchsystem.training.events import (
     OUTCOMES,
+    Advanced,
     Ended,
     Iterated,
     Measured,
@@ -25,6 +26,7 @@ from torchsystem.training.service import Training, device
 __all__ = [
     "OUTCOMES",
     "Accuracy",
+    "Advanced",
     "DeclaredService",
     "Ended",
     "Iterated",

@@ -21,6 +21,7 @@ from torchsystem.services import event
 
 __all__ = [
     "OUTCOMES",
+    "Advanced",
     "Ended",
     "Iterated",
     "Measured",
@@ -147,6 +148,23 @@ class Iterated:
     model: Any
     epoch: int
     results: dict[str, tuple[Metric, ...]]
+    model_id: str | None = None
+
+
+@event
+class Advanced:
+    """The epoch boundary passed: ``model.epoch`` is now ``epoch`` and the aggregate's
+    events were committed; ``stop`` is the early stop raised there (``Stopped`` follows),
+    else ``None``. Nothing changed the model since, so a consumer that copies its state
+    here (``Checkpoints``) copies exactly the state of epoch ``epoch``.
+    """
+
+    __repr__ = _repr
+
+    model: Any
+    epoch: int
+    results: dict[str, tuple[Metric, ...]]
+    stop: BaseException | None = None
     model_id: str | None = None
 
 

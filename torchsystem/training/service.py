@@ -14,6 +14,7 @@ from torchsystem.services import Producer
 from torchsystem.training._arguments import TRAIN, epochs_of, named_phases
 from torchsystem.training._phase import run_phase, target_device
 from torchsystem.training.events import (
+    Advanced,
     Ended,
     Iterated,
     Measured,
@@ -102,10 +103,11 @@ class Training(DeclaredService):
     Each pass reports the sample-weighted mean ``loss`` first, then each metric.
 
     Events (through ``producer``): ``Stepped`` per batch (when a consumer receives it),
-    ``Trained``/``Validated`` per pass, ``Iterated`` per epoch, ``Stopped`` on an early
-    stop; they carry the model's id and the epoch in progress (``model.epoch + 1``).
-    ``fit`` also dispatches ``Started`` first and ``Ended`` last (a run's true start and
-    end, with its hyperparameters and its outcome).
+    ``Trained``/``Validated`` per pass, ``Iterated`` per epoch, ``Advanced`` after its
+    boundary (``model.epoch`` moved: checkpoints copy the state there), ``Stopped`` on an
+    early stop; they carry the model's id and the epoch in progress (``model.epoch + 1``;
+    ``Advanced``: the epoch just finished). ``fit`` also dispatches ``Started`` first and
+    ``Ended`` last (a run's true start and end, with its hyperparameters and its outcome).
     Subclasses add handlers with ``@handler``. docs/training.md has the whole contract.
 
     Example:
@@ -234,9 +236,11 @@ class Training(DeclaredService):
                 results[phase] = self.train(model, loader, metrics, device=device)
             else:
                 results[phase] = self.validate(model, loader, metrics, phase, device=device)
-        epoch = _finished(model) + 1
-        self.producer.dispatch(Iterated(model, epoch, results, identify(model)))
-        return results, _boundary(model, epoch)
+        epoch, model_id = _finished(model) + 1, identify(model)
+        self.producer.dispatch(Iterated(model, epoch, results, model_id))
+        stop = _boundary(model, epoch)
+        self.producer.dispatch(Advanced(model, epoch, results, stop, model_id))
+        return results, stop
 
     def _pass(
         self, model: Any, phase: str, loader: Iterable[Any], metrics: Metrics | None,

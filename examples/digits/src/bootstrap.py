@@ -16,10 +16,17 @@ import torch
 from src.classifier import Classifier
 from src.services import compilation, earlystopping, training
 from torchsystem.compiler import Compiler
-from torchsystem.consumers import Background, EpochSummary, ProgressBar, TensorBoard
+from torchsystem.consumers import (
+    Background,
+    EarlyStopping,
+    EpochSummary,
+    ProgressBar,
+    TensorBoard,
+)
 from torchsystem.depends import Provider
 from torchsystem.runs import RunRecorder
 from torchsystem.services import Consumer, Producer
+from torchsystem.storage import Checkpoints, GracefulStop
 from torchsystem.training import Training
 
 __all__ = ["Application", "bootstrap", "default_device"]
@@ -32,16 +39,20 @@ def default_device() -> str:
 @dataclass
 class Application:
     """The wired system: run it with ``compiler.compile(...)`` then ``training.fit(...)``;
-    ``close()`` (or ``with``) flushes and closes the consumers."""
+    ``close()`` (or ``with``) flushes and closes the consumers. ``checkpoints`` (when
+    enabled) saves every epoch and restores as the compiler's last step; ``stop`` turns
+    SIGTERM and Ctrl-C into a clean stop while its ``with`` block runs."""
 
     training: Training
     compiler: Compiler[Classifier]
     producer: Producer
     provider: Provider
     consumers: list[Consumer] = field(default_factory=list)
+    checkpoints: Checkpoints | None = None
+    stop: GracefulStop = field(default_factory=GracefulStop)
 
     def close(self) -> None:
-        for consumer in self.consumers:
+        for consumer in reversed(self.consumers):  # the last registered first
             close = getattr(consumer, "close", None)
             if callable(close):
                 close()
@@ -65,29 +76,44 @@ def bootstrap(
     patience: int = 5,
     min_delta: float = 1e-3,
     progress: bool | None = None,
+    checkpoints: str | Path | None = None,
 ) -> Application:
     """Build the application: one provider for every override, one producer for every
     consumer. ``runs`` is the TensorBoard log directory (a folder per run); ``database``
     the run database, a SQLAlchemy URL or a SQLite file (default: ``<runs>/runs.db``),
     unless a ``recorder`` already writing somewhere is given; ``progress=None`` shows
-    the bars only on a terminal."""
+    the bars only on a terminal; ``checkpoints`` is the checkpoint folder (``None``: none
+    are written, nothing is resumed), indexed in the run database."""
     provider, producer = Provider(), Producer()
     provider.override(training.device, device)
     provider.override(compilation.device, device)
+    stopping = earlystopping.consumers(patience, min_delta)
+    if recorder is None:
+        recorder = RunRecorder(Path(runs) / "runs.db" if database is None else database)
     consumers: list[Consumer] = [
         ProgressBar(enable=progress),
         EpochSummary("digits"),
         Background(TensorBoard(runs)),  # event files are written off the training thread
-        recorder if recorder is not None else RunRecorder(
-            Path(runs) / "runs.db" if database is None else database
-        ),
-        *earlystopping.consumers(patience, min_delta),
+        recorder,
+        *stopping,
     ]
-    producer.register(*consumers)
+    compiler = compilation.compiler(provider)
+    saved = None
+    if checkpoints is not None:
+        plateau = next(c for c in stopping if isinstance(c, EarlyStopping))
+        saved = Checkpoints(checkpoints, keep=2, best=1, metric="loss/validation",
+                            stateful={"early-stopping": plateau}, provider=provider,
+                            database=recorder.database)
+        consumers.append(saved)  # after early stopping: it saves the epoch's final state
+        compiler.register(saved.restore)  # the last step: resume the newest checkpoint
+    stop = GracefulStop(producer)
+    producer.register(*consumers, stop)
     return Application(
         training=training.service(producer, provider),
-        compiler=compilation.compiler(provider),
+        compiler=compiler,
         producer=producer,
         provider=provider,
         consumers=consumers,
+        checkpoints=saved,
+        stop=stop,
     )
