@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
 from typing import Any
@@ -14,7 +15,7 @@ from torchsystem.training._arguments import describe
 from torchsystem.training.events import Metric, Stepped
 from torchsystem.training.metrics import LOSS, Mean, MetricLike
 
-__all__ = ["run_phase", "target_device"]
+__all__ = ["run_phase", "target_device", "unpack"]
 
 
 def target_device(model: Any, device: Any) -> torch.device:
@@ -40,7 +41,7 @@ def _moved(value: Any, device: torch.device) -> Any:
     return value if getattr(value, "device", None) == device else _to(value, device)
 
 
-def _unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
+def unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
     """The batch rule: a list/tuple is spread as arguments, a mapping as keyword
     arguments, anything else is one argument. Returns (args, kwargs, target)."""
     if isinstance(batch, (tuple, list)):
@@ -147,9 +148,10 @@ def _scalar(value: Any) -> float:
 def run_phase(
     model: Any, method: str, loader: Iterable[Any],
     factories: Mapping[str, Callable[[], MetricLike]], device: torch.device,
-    producer: Producer, event: tuple[str, int, str],
+    producer: Producer, event: tuple[str, int, str], limit: int | None = None,
 ) -> tuple[Metric, ...]:
-    """Feed every batch of ``loader`` to ``model.<method>``; the metrics of the pass.
+    """Feed every batch of ``loader`` (its first ``limit`` when given) to
+    ``model.<method>``; the metrics of the pass.
 
     ``event`` is ``(phase, epoch, model_id)`` for the ``Stepped`` events, built only
     when a consumer receives them.
@@ -160,10 +162,15 @@ def run_phase(
     counted, step = _Pass(model, method, factories), getattr(model, method)
     phase, epoch, model_id = event
     total, dispatch, record = _length(loader), producer.dispatch, counted.loss.update
+    batches = loader
+    if limit is not None:
+        total, batches = (None if total is None else min(total, limit)), itertools.islice(
+            loader, limit
+        )
     meters = [meter for _, meter in counted.meters]
     listening = bool(producer.routes(Stepped))  # no Stepped built for nobody
     index = 0
-    for index, batch in enumerate(loader, start=1):
+    for index, batch in enumerate(batches, start=1):
         if (type(batch) is tuple or type(batch) is list) and len(batch) == 2:
             sample, target = batch  # (inputs, target): the common case, kept short
             if getattr(sample, "device", None) != device:
@@ -172,7 +179,7 @@ def run_phase(
                 target = _to(target, device)
             output = step(sample, target)
         else:
-            args, kwargs, target = _unpack(batch, device)
+            args, kwargs, target = unpack(batch, device)
             output = step(*args, **kwargs)
             sample = args[0] if args else next(iter(kwargs.values()), None)
         if type(output) is tuple and len(output) == 2 and isinstance(output[1], Tensor):
