@@ -117,12 +117,13 @@ def test_predicting_dispatches_nothing_and_an_empty_loader_gives_nothing() -> No
 
 
 def test_a_tensor_is_refused_as_batches() -> None:
-    with pytest.raises(TypeError, match=r"got a tensor of shape \(4, 8\); for one batch pass \[inputs\]"):
+    expected = r"got a tensor of shape \(4, 8\); for one batch pass \[inputs\]"
+    with pytest.raises(TypeError, match=expected):
         Training().predict(Labeller(), torch.randn(4, 8))
 
 
 def test_what_cannot_be_iterated_is_refused() -> None:
-    with pytest.raises(TypeError, match="predict takes batches .* got a int"):
+    with pytest.raises(TypeError, match=r"predict takes batches .* got a int"):
         Training().predict(Labeller(), 3)
 
 
