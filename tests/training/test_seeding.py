@@ -107,8 +107,8 @@ def test_a_loader_that_cannot_be_seeded_is_refused_before_anything_is_seeded() -
     expected = draws()
     seed_everything(1)
 
-    expected = r"cannot seed a list of 3 \(int, int, int\): seed_everything seeds loaders"
-    with pytest.raises(TypeError, match=expected):
+    message = r"cannot seed a list of 3 \(int, int, int\): seed_everything seeds loaders"
+    with pytest.raises(TypeError, match=message):
         seed_everything(2, [1, 2, 3])
 
     assert draws() == expected
