@@ -53,11 +53,16 @@ def unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str,
 
 
 def _size(sample: Any) -> int:
-    """How many samples a batch holds (the weight of its loss in the mean)."""
+    """How many samples a batch holds (the weight of its loss in the mean): the first
+    dimension, else the length, else 1."""
     try:
         return int(sample.shape[0])
     except (AttributeError, IndexError, TypeError):  # not a tensor, or a 0-dim one
-        return len(sample) if hasattr(sample, "__len__") else 1
+        pass
+    try:
+        return len(sample)
+    except TypeError:  # no length (a 0-dim tensor raises here too)
+        return 1
 
 
 def _length(loader: Any) -> int | None:
