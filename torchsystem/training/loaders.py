@@ -68,7 +68,7 @@ class TensorLoader:
         size, step = len(tensors[0]), self.batch_size
         if self.drop_last and size % step:
             tensors = tuple(t[: size - size % step] for t in tensors)
-        yield from zip(*(t.split(step) for t in tensors))  # views, made in one call each
+        yield from zip(*(t.split(step) for t in tensors), strict=True)  # views, one call each
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)
