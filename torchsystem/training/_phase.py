@@ -13,7 +13,7 @@ from torch import Tensor
 from torchsystem.services import Producer
 from torchsystem.training._arguments import describe
 from torchsystem.training.events import Metric, Stepped
-from torchsystem.training.metrics import LOSS, Mean, MetricLike
+from torchsystem.training.metrics import LOSS, MetricLike, weighted_mean
 
 __all__ = ["run_phase", "target_device", "unpack"]
 
@@ -79,7 +79,8 @@ class _Pass:
         self, model: Any, method: str, factories: Mapping[str, Callable[[], MetricLike]],
     ) -> None:
         self.model, self.method = model, method
-        self.loss = Mean()
+        self.losses: list[Tensor] = []  # detached, left on their device until the end
+        self.weights: list[int] = []  # the number of samples of each batch
         self.meters = [(name, factory()) for name, factory in factories.items()]
         for name, meter in self.meters:
             if not callable(getattr(meter, "update", None)):
@@ -131,7 +132,7 @@ class _Pass:
         A metric whose ``compute()`` returns a mapping (a torchmetrics
         ``MetricCollection``) contributes one entry per key.
         """
-        found = [Metric(LOSS, float(self.loss.compute()))]
+        found = [Metric(LOSS, float(weighted_mean(self.losses, self.weights)))]
         for name, meter in self.meters:
             value = meter.compute()
             values = value.items() if isinstance(value, Mapping) else [(name, value)]
@@ -166,7 +167,8 @@ def run_phase(
     """
     counted, step = _Pass(model, method, factories), getattr(model, method)
     phase, epoch, model_id = event
-    total, dispatch, record = _length(loader), producer.dispatch, counted.loss.update
+    total, dispatch = _length(loader), producer.dispatch
+    losses, weights = counted.losses, counted.weights
     batches = loader
     if limit is not None:
         total, batches = (None if total is None else min(total, limit)), itertools.islice(
@@ -191,7 +193,9 @@ def run_phase(
             prediction, loss = output[0], output[1].detach()  # the graph must not live on
         else:
             prediction, target, loss = counted.split(output, target)
-        record(loss, _size(sample if target is None else target))
+        losses.append(loss)
+        sized = sample if target is None else target  # inlined: this runs every step
+        weights.append(sized.shape[0] if type(sized) is Tensor and sized.ndim else _size(sized))
         if meters:
             if prediction is None or target is None:
                 counted.refuse(prediction)

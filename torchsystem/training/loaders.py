@@ -66,9 +66,12 @@ class TensorLoader:
             tensors = tuple(t.index_select(0, order) for t in tensors)
         self.epoch += 1
         size, step = len(tensors[0]), self.batch_size
-        if self.drop_last and size % step:
-            tensors = tuple(t[: size - size % step] for t in tensors)
-        yield from zip(*(t.split(step) for t in tensors), strict=True)  # views, one call each
+        stop = size - size % step if self.drop_last else size
+        if stop == 0:  # split would yield one empty batch
+            return
+        if stop < size:
+            tensors = tuple(t[:stop] for t in tensors)
+        yield from zip(*(torch.split(t, step) for t in tensors), strict=True)  # views
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)
