@@ -18,11 +18,11 @@ def scale() -> int:
     raise NotImplementedError("override me")
 
 
-class Predicting(Training):
+class Explaining(Training):
     """A subclass that adds a handler with one decorator."""
 
     @handler
-    def predict(self, model: Any, inputs: torch.Tensor, factor: int = Depends(scale)) -> Any:
+    def explain(self, model: Any, inputs: torch.Tensor, factor: int = Depends(scale)) -> Any:
         return model(inputs).argmax(dim=1) * factor
 
 
@@ -43,21 +43,24 @@ class Overriding(Training):
         return "overridden"
 
 
-class Withdrawn(Predicting):
+class Withdrawn(Explaining):
+    explain = None  # type: ignore[assignment]
     predict = None  # type: ignore[assignment]
 
 
 def test_a_subclass_adds_a_handler_with_one_decorator() -> None:
-    assert sorted(Predicting().handlers) == ["fit", "iterate", "predict", "train", "validate"]
+    assert sorted(Explaining().handlers) == [
+        "explain", "fit", "iterate", "predict", "train", "validate",
+    ]
 
 
 def test_a_declared_handler_is_injected_by_name_and_directly() -> None:
-    service, model = Predicting(), Classifier()
+    service, model = Explaining(), Classifier()
     service.override(scale, lambda: 10)
     inputs = torch.randn(3, 8)
 
-    by_name = service.handle("predict", model, inputs)
-    direct = service.predict(model, inputs)
+    by_name = service.handle("explain", model, inputs)
+    direct = service.explain(model, inputs)
 
     expected = model(inputs).argmax(dim=1) * 10
     assert torch.equal(by_name, expected)
@@ -79,15 +82,16 @@ def test_an_override_without_the_decorator_stays_registered() -> None:
 
 
 def test_a_subclass_can_withdraw_an_inherited_handler() -> None:
-    assert "predict" not in Withdrawn().handlers
+    assert sorted(Withdrawn().handlers) == ["fit", "iterate", "train", "validate"]
 
 
 def test_the_table_is_collected_once_per_class() -> None:
-    assert Predicting._declared == {
+    assert Explaining._declared == {
         "train": None, "validate": None, "iterate": None, "fit": None, "predict": None,
+        "explain": None,
     }
     assert Named._declared["score"] == "score-batch"
-    assert "predict" not in Training._declared
+    assert "explain" not in Training._declared
 
 
 def test_each_instance_binds_its_own_handlers() -> None:
@@ -116,16 +120,16 @@ def test_a_deep_copy_dispatches_to_its_own_producer() -> None:
 
 
 def test_a_deep_copy_has_its_own_overrides() -> None:
-    training = Predicting()
+    training = Explaining()
     training.override(scale, lambda: 1)
     copied = copy.deepcopy(training)
 
     copied.override(scale, lambda: 0)
 
     inputs = torch.randn(4, 8)
-    assert int(training.predict(Classifier(), inputs).abs().sum()) >= 0
+    assert int(training.explain(Classifier(), inputs).abs().sum()) >= 0
     assert training.dependency_overrides[scale]() == 1
-    assert int(copied.predict(Classifier(), inputs).abs().sum()) == 0
+    assert int(copied.explain(Classifier(), inputs).abs().sum()) == 0
 
 
 def test_a_shallow_copy_binds_its_handlers_to_itself() -> None:
@@ -164,8 +168,8 @@ def test_a_declared_service_needs_no_training() -> None:
 
 
 def test_an_unknown_handler_lists_the_declared_ones() -> None:
-    with pytest.raises(KeyError, match="known: train, validate, iterate, fit, predict"):
-        Predicting().handle("predcit")
+    with pytest.raises(KeyError, match="known: train, validate, iterate, fit, predict, explain"):
+        Explaining().handle("explian")
 
 
 def on_the_cpu() -> str:
@@ -182,6 +186,6 @@ def test_a_pickled_service_binds_its_handlers_to_itself() -> None:
     seen = recorder(restored.producer)
     restored.train(Classifier(), loaders()[0][1])
 
-    assert sorted(restored.handlers) == ["fit", "iterate", "train", "validate"]
+    assert sorted(restored.handlers) == ["fit", "iterate", "predict", "train", "validate"]
     assert [m.name for m in seen[-1].metrics] == ["loss", "accuracy"]
     assert list(restored.dependency_overrides) == [device]

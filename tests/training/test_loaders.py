@@ -135,3 +135,16 @@ def test_repr_shows_the_shapes_and_batch_size() -> None:
     loader = TensorLoader(torch.zeros(10, 3), _indexes(10), batch_size=4)
 
     assert repr(loader) == "TensorLoader((10, 3), (10,), batch_size=4, shuffle=True)"
+
+
+@pytest.mark.parametrize(("samples", "drop_last"), [
+    (0, False), (0, True), (5, True), (5, False), (16, False), (17, False), (17, True),
+])
+def test_the_batches_yielded_are_as_many_as_the_length_says(samples: int, drop_last: bool) -> None:
+    loader = TensorLoader(torch.arange(samples), batch_size=8, drop_last=drop_last)
+
+    sizes = [len(batch) for (batch,) in loader]
+
+    assert len(sizes) == len(loader)
+    assert all(0 < size <= 8 for size in sizes)
+    assert sum(sizes) == (samples - samples % 8 if drop_last else samples)

@@ -366,6 +366,15 @@ def test_a_batch_of_unknown_size_weighs_one() -> None:
     assert _values(results) == {"loss": pytest.approx((3 * 3 + 1 * 1) / 4)}
 
 
+def test_a_zero_dimensional_target_weighs_one() -> None:
+    model = Recording(answer=lambda inputs, target: float(target.mean()))
+    batches = [(torch.ones(1), torch.tensor(2.0)), (torch.ones(3), torch.full((3,), 4.0))]
+
+    results = Training().train(model, batches)
+
+    assert _values(results) == {"loss": pytest.approx((2 * 1 + 4 * 3) / 4)}
+
+
 def test_a_number_loss_with_a_prediction_feeds_the_metrics() -> None:
     model = Recording(answer=lambda inputs, target: (target, 0.5))
     training = Training(metrics={"accuracy": Accuracy()})

@@ -113,14 +113,14 @@ def _values(metrics: tuple[Metric, ...]) -> dict[str, float]:
 
 
 def test_handlers_are_registered_by_name() -> None:
-    assert sorted(Training().handlers) == ["fit", "iterate", "train", "validate"]
+    assert sorted(Training().handlers) == ["fit", "iterate", "predict", "train", "validate"]
 
 
 def test_the_service_is_named_training_by_default() -> None:
     assert Training().name == "training"
     assert Training(name="digits").name == "digits"
     assert repr(Training()) == (
-        "Service('training', handlers=['train', 'validate', 'iterate', 'fit'])"
+        "Service('training', handlers=['train', 'validate', 'iterate', 'fit', 'predict'])"
     )
 
 

@@ -1,4 +1,5 @@
-"""A ready training service, its events, device-side metrics and an in-memory loader.
+"""A ready training service, its events, device-side metrics, an in-memory loader, the
+optimiser step of an aggregate (``Optimization``) and ``seed_everything``.
 
 Optional battery: the core (``torchsystem``) never imports it.
 """
@@ -20,7 +21,9 @@ from torchsystem.training.events import (
 from torchsystem.training.handlers import DeclaredService, handler
 from torchsystem.training.loaders import TensorLoader
 from torchsystem.training.metrics import Accuracy, Mean, MetricLike, metric_factories
+from torchsystem.training.optimization import Optimization
 from torchsystem.training.protocol import MissingIdWarning, Trainable, check_trainable, identify
+from torchsystem.training.seeding import seed_everything
 from torchsystem.training.service import Training, device
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "Metric",
     "MetricLike",
     "MissingIdWarning",
+    "Optimization",
     "Started",
     "Stepped",
     "Stopped",
@@ -49,4 +53,5 @@ __all__ = [
     "identify",
     "metric_factories",
     "metric_items",
+    "seed_everything",
 ]

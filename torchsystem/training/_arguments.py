@@ -8,7 +8,16 @@ from typing import Any
 
 from torchsystem.domain.aggregate import TRAINING_PHASES, trains
 
-__all__ = ["TRAIN", "describe", "epochs_of", "named_phases"]
+__all__ = [
+    "TRAIN",
+    "Limit",
+    "describe",
+    "epochs_of",
+    "every_of",
+    "limit_for",
+    "limits_of",
+    "named_phases",
+]
 
 TRAIN = "train"
 """The name the framework reports the training phase under."""
@@ -86,3 +95,63 @@ def epochs_of(epochs: Any) -> int:
     if count < 0:
         raise ValueError(f"epochs must be 0 or more, got {count}")
     return count
+
+
+Limit = int | Mapping[str, int] | None
+
+
+def limits_of(limit_batches: Any) -> Limit:
+    """``limit_batches`` checked: ``None``, a number of batches for every phase, or a
+    mapping phase -> number of batches (``'training'`` read as ``'train'``).
+
+    Raises:
+        TypeError: not an int or a mapping of str to int.
+        ValueError: a number below 1.
+    """
+    if limit_batches is None:
+        return None
+    if isinstance(limit_batches, Mapping):
+        checked: dict[str, int] = {}
+        for phase, limit in limit_batches.items():
+            if not isinstance(phase, str):
+                raise TypeError(f"limit_batches maps phase names to numbers, got key {phase!r:.40}")
+            checked[TRAIN if trains(phase) else phase] = _batches(limit, f"[{phase!r}]")
+        return checked
+    return _batches(limit_batches, "")
+
+
+def _batches(limit: Any, where: str) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(
+            f"limit_batches{where} must be a whole number of batches (or a mapping phase -> "
+            f"number), got {describe(limit)}"
+        )
+    if limit < 1:
+        raise ValueError(
+            f"limit_batches{where} must be 1 or more, got {limit}; to skip a phase, leave its "
+            "loader out"
+        )
+    return limit
+
+
+def limit_for(phase: str, limits: Limit) -> int | None:
+    """How many batches ``phase`` may run: the number, or the mapping's entry (none: all)."""
+    if limits is None or isinstance(limits, int):
+        return limits
+    return limits.get(phase)
+
+
+def every_of(validate_every: Any) -> int:
+    """``validate_every`` checked: evaluation phases run every that many epochs.
+
+    Raises:
+        TypeError: not an int.
+        ValueError: below 1.
+    """
+    if isinstance(validate_every, bool) or not isinstance(validate_every, int):
+        raise TypeError(
+            f"validate_every must be a whole number of epochs, got {describe(validate_every)}"
+        )
+    if validate_every < 1:
+        raise ValueError(f"validate_every must be 1 or more, got {validate_every}")
+    return validate_every

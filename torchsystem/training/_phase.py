@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from numbers import Real
 from typing import Any
@@ -12,9 +13,9 @@ from torch import Tensor
 from torchsystem.services import Producer
 from torchsystem.training._arguments import describe
 from torchsystem.training.events import Metric, Stepped
-from torchsystem.training.metrics import LOSS, Mean, MetricLike
+from torchsystem.training.metrics import LOSS, MetricLike, weighted_mean
 
-__all__ = ["run_phase", "target_device"]
+__all__ = ["run_phase", "target_device", "unpack"]
 
 
 def target_device(model: Any, device: Any) -> torch.device:
@@ -40,7 +41,7 @@ def _moved(value: Any, device: torch.device) -> Any:
     return value if getattr(value, "device", None) == device else _to(value, device)
 
 
-def _unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
+def unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
     """The batch rule: a list/tuple is spread as arguments, a mapping as keyword
     arguments, anything else is one argument. Returns (args, kwargs, target)."""
     if isinstance(batch, (tuple, list)):
@@ -52,11 +53,16 @@ def _unpack(batch: Any, device: torch.device) -> tuple[tuple[Any, ...], dict[str
 
 
 def _size(sample: Any) -> int:
-    """How many samples a batch holds (the weight of its loss in the mean)."""
+    """How many samples a batch holds (the weight of its loss in the mean): the first
+    dimension, else the length, else 1."""
     try:
         return int(sample.shape[0])
     except (AttributeError, IndexError, TypeError):  # not a tensor, or a 0-dim one
-        return len(sample) if hasattr(sample, "__len__") else 1
+        pass
+    try:
+        return len(sample)
+    except TypeError:  # no length (a 0-dim tensor raises here too)
+        return 1
 
 
 def _length(loader: Any) -> int | None:
@@ -73,7 +79,8 @@ class _Pass:
         self, model: Any, method: str, factories: Mapping[str, Callable[[], MetricLike]],
     ) -> None:
         self.model, self.method = model, method
-        self.loss = Mean()
+        self.losses: list[Tensor] = []  # detached, left on their device until the end
+        self.weights: list[int] = []  # the number of samples of each batch
         self.meters = [(name, factory()) for name, factory in factories.items()]
         for name, meter in self.meters:
             if not callable(getattr(meter, "update", None)):
@@ -125,7 +132,7 @@ class _Pass:
         A metric whose ``compute()`` returns a mapping (a torchmetrics
         ``MetricCollection``) contributes one entry per key.
         """
-        found = [Metric(LOSS, float(self.loss.compute()))]
+        found = [Metric(LOSS, float(weighted_mean(self.losses, self.weights)))]
         for name, meter in self.meters:
             value = meter.compute()
             values = value.items() if isinstance(value, Mapping) else [(name, value)]
@@ -147,9 +154,10 @@ def _scalar(value: Any) -> float:
 def run_phase(
     model: Any, method: str, loader: Iterable[Any],
     factories: Mapping[str, Callable[[], MetricLike]], device: torch.device,
-    producer: Producer, event: tuple[str, int, str],
+    producer: Producer, event: tuple[str, int, str], limit: int | None = None,
 ) -> tuple[Metric, ...]:
-    """Feed every batch of ``loader`` to ``model.<method>``; the metrics of the pass.
+    """Feed every batch of ``loader`` (its first ``limit`` when given) to
+    ``model.<method>``; the metrics of the pass.
 
     ``event`` is ``(phase, epoch, model_id)`` for the ``Stepped`` events, built only
     when a consumer receives them.
@@ -159,11 +167,17 @@ def run_phase(
     """
     counted, step = _Pass(model, method, factories), getattr(model, method)
     phase, epoch, model_id = event
-    total, dispatch, record = _length(loader), producer.dispatch, counted.loss.update
+    total, dispatch = _length(loader), producer.dispatch
+    losses, weights = counted.losses, counted.weights
+    batches = loader
+    if limit is not None:
+        total, batches = (None if total is None else min(total, limit)), itertools.islice(
+            loader, limit
+        )
     meters = [meter for _, meter in counted.meters]
     listening = bool(producer.routes(Stepped))  # no Stepped built for nobody
     index = 0
-    for index, batch in enumerate(loader, start=1):
+    for index, batch in enumerate(batches, start=1):
         if (type(batch) is tuple or type(batch) is list) and len(batch) == 2:
             sample, target = batch  # (inputs, target): the common case, kept short
             if getattr(sample, "device", None) != device:
@@ -172,14 +186,16 @@ def run_phase(
                 target = _to(target, device)
             output = step(sample, target)
         else:
-            args, kwargs, target = _unpack(batch, device)
+            args, kwargs, target = unpack(batch, device)
             output = step(*args, **kwargs)
             sample = args[0] if args else next(iter(kwargs.values()), None)
         if type(output) is tuple and len(output) == 2 and isinstance(output[1], Tensor):
             prediction, loss = output[0], output[1].detach()  # the graph must not live on
         else:
             prediction, target, loss = counted.split(output, target)
-        record(loss, _size(sample if target is None else target))
+        losses.append(loss)
+        sized = sample if target is None else target  # inlined: this runs every step
+        weights.append(sized.shape[0] if type(sized) is Tensor and sized.ndim else _size(sized))
         if meters:
             if prediction is None or target is None:
                 counted.refuse(prediction)

@@ -35,17 +35,17 @@ def handler(function: Any = None, /, *, name: str | None = None) -> Any:
     """Declare a method of a ``DeclaredService`` subclass as one of its handlers.
 
     The method is registered on every instance under ``name`` (default: the service's
-    naming of the method's name, ``predict_batch`` -> ``predict-batch``), injected and
+    naming of the method's name, ``score_batch`` -> ``score-batch``), injected and
     bound to that instance. A subclass that overrides a handler without the decorator
     keeps it registered under the same name.
 
     Example:
         >>> from torchsystem.training import Training, handler
-        >>> class Predicting(Training):
+        >>> class Explaining(Training):
         ...     @handler
-        ...     def predict(self, model, inputs):
+        ...     def explain(self, model, inputs):
         ...         return model(inputs)
-        >>> "predict" in Predicting().handlers
+        >>> "explain" in Explaining().handlers
         True
     """
 
@@ -65,7 +65,7 @@ def _collect(cls: type) -> dict[str, str | None]:
             if isinstance(declared, _Declared):
                 table[attribute] = declared.name
             elif attribute in table and not callable(value):
-                del table[attribute]  # `predict = None` withdraws an inherited handler
+                del table[attribute]  # `explain = None` withdraws an inherited handler
     return table
 
 

@@ -16,7 +16,7 @@ class TensorLoader:
 
     Each epoch draws one permutation from a generator seeded with ``(seed, epoch)``,
     gathers every tensor once in that order (one copy of the data per epoch) and yields
-    batches as slices of it (views). The order of epoch ``k`` depends only on ``seed`` and
+    batches as views of it (``Tensor.split``). The order of epoch ``k`` depends only on ``seed`` and
     ``k``, so a run is reproducible and resumes in constant time (``load_state_dict``).
     ``device`` moves the tensors once, up front.
 
@@ -67,8 +67,11 @@ class TensorLoader:
         self.epoch += 1
         size, step = len(tensors[0]), self.batch_size
         stop = size - size % step if self.drop_last else size
-        for start in range(0, stop, step):
-            yield tuple(t[start : start + step] for t in tensors)
+        if stop == 0:  # split would yield one empty batch
+            return
+        if stop < size:
+            tensors = tuple(t[:stop] for t in tensors)
+        yield from zip(*(torch.split(t, step) for t in tensors), strict=True)  # views
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)

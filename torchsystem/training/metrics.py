@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-__all__ = ["Accuracy", "Mean", "MetricLike", "metric_factories"]
+__all__ = ["Accuracy", "Mean", "MetricLike", "metric_factories", "weighted_mean"]
 
 LOSS = "loss"
 """The name of the mean loss every phase reports; no metric may take it."""
@@ -60,17 +60,22 @@ class Mean:
         """
         if not self._values:
             raise ValueError("Mean.compute() before any update(); no batch was seen")
-        values = self._values
-        if any(value.ndim for value in values):
-            values = [value.reshape(()) for value in values]
-        stacked = torch.stack(values).float()
-        weights = torch.tensor(self._weights, dtype=stacked.dtype, device=stacked.device)
-        return (stacked * weights).sum() / weights.sum()
+        return weighted_mean(self._values, self._weights)
 
     def reset(self) -> None:
         """Forget everything recorded."""
         self._values.clear()
         self._weights.clear()
+
+
+def weighted_mean(values: list[Tensor], weights: list[int]) -> Tensor:
+    """``sum(value * weight) / sum(weight)`` of one-element tensors, on their device: one
+    stack, no host synchronisation."""
+    if any(value.ndim for value in values):
+        values = [value.reshape(()) for value in values]
+    stacked = torch.stack(values).float()
+    weighed = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device)
+    return (stacked * weighed).sum() / weighed.sum()
 
 
 class Accuracy:

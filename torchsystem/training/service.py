@@ -1,9 +1,11 @@
 """``Training``: a ready training service for aggregates with ``fit`` and ``evaluate``."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the handlers are injected per instance, and
+# real annotations spare the injection a `get_type_hints` per handler (a third of the
+# time `Training()` takes to make).
 
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -11,8 +13,17 @@ import torch
 from torchsystem.depends import Depends, Provider
 from torchsystem.domain.aggregate import trains
 from torchsystem.services import Producer
-from torchsystem.training._arguments import TRAIN, epochs_of, named_phases
+from torchsystem.training._arguments import (
+    TRAIN,
+    Limit,
+    epochs_of,
+    every_of,
+    limit_for,
+    limits_of,
+    named_phases,
+)
 from torchsystem.training._phase import run_phase, target_device
+from torchsystem.training._predict import check_batches, predictions
 from torchsystem.training.events import (
     Advanced,
     Ended,
@@ -28,6 +39,7 @@ from torchsystem.training.events import (
 from torchsystem.training.handlers import DeclaredService, handler
 from torchsystem.training.hyperparameters import hyperparameters, learning_rates
 from torchsystem.training.metrics import metric_factories
+from torchsystem.training.optimization import Optimization
 from torchsystem.training.protocol import Trainable, check_trainable, identify
 
 __all__ = ["Training", "device"]
@@ -76,31 +88,36 @@ def _started(model: Any, phases: list[tuple[str, Any]], epochs: int) -> Started:
 
 
 class Training(DeclaredService):
-    """Train and evaluate any aggregate with ``fit`` and ``evaluate`` (``Trainable``).
+    """Train, evaluate and predict with any aggregate that has ``fit`` and ``evaluate``.
 
     Handlers (call them directly or by name with ``handle``):
 
-    - ``train(model, loader, metrics=None)``: one pass in phase ``'train'``;
-    - ``validate(model, loader, metrics=None, phase='validation')``: one pass under
+    - ``train(model, loader)``: one pass in phase ``'train'``; then each
+      ``Optimization`` attribute of the model flushes its leftover gradients;
+    - ``validate(model, loader, phase='validation')``: one pass under
       ``torch.inference_mode`` in phase ``'evaluation'``;
-    - ``iterate(model, loaders, metrics=None)``: every ``(phase, loader)`` pair (a phase
-      named ``'train'`` or ``'training'`` trains, any other evaluates), then the epoch
-      boundary: ``model.epoch += 1`` and the aggregate's events are committed; an early
-      stop raises ``StopIteration`` here;
-    - ``fit(model, loaders, epochs, metrics=None)``: ``iterate`` until ``model.epoch``
-      reaches ``epochs`` or an early stop; returns the number of epochs run.
+    - ``iterate(model, loaders)``: one epoch over ``(phase, loader)`` pairs (``'train'``
+      or ``'training'`` trains, any other name evaluates, every ``validate_every``
+      epochs), then the epoch boundary: ``model.epoch += 1`` and the aggregate's events
+      are committed; an early stop raises ``StopIteration`` here;
+    - ``fit(model, loaders, epochs)``: ``iterate`` until ``model.epoch`` reaches
+      ``epochs`` or an early stop; returns the number of epochs run;
+    - ``predict(model, loader, stream=False)``: ``model.predict(*batch)`` (or
+      ``model(*batch)``) per batch under ``torch.inference_mode``; a list of outputs, or
+      an iterator of them.
+
+    Configuration, on the service or per call (which wins): ``metrics`` (names to metric
+    objects, copied afresh for each pass, or factories such as ``Accuracy``);
+    ``validate_every`` (evaluate every that many epochs); ``limit_batches`` (at most that
+    many batches per phase, or a mapping phase -> number: a quick dry run).
 
     Batches: an ``(inputs, target)`` pair calls ``model.fit(inputs, target)``; any other
     list or tuple is spread (``fit(*batch)``, its second item is the target), a mapping is
     passed as keywords (``fit(**batch)``), anything else as one argument. Tensors (and
     anything with ``.to``) at the top level of a batch go to the injected ``device``.
     ``fit``/``evaluate`` return ``loss``, ``(prediction, loss)`` or ``(prediction,
-    target, loss)``; the loss is a tensor or a number.
-
-    Metrics (``metrics=`` here or per call) map names to metric objects, which are
-    prototypes copied afresh for each pass, or to factories (``{"accuracy": Accuracy}``):
-    no pass ever sees another call's counts, so one service can run in several threads.
-    Each pass reports the sample-weighted mean ``loss`` first, then each metric.
+    target, loss)``; each pass reports the sample-weighted mean ``loss`` first, then each
+    metric.
 
     Events (through ``producer``): ``Stepped`` per batch (when a consumer receives it),
     ``Trained``/``Validated`` per pass, ``Iterated`` per epoch, ``Advanced`` after its
@@ -110,11 +127,14 @@ class Training(DeclaredService):
     ``Ended`` last (a run's true start and end, with its hyperparameters and its outcome).
     Subclasses add handlers with ``@handler``. docs/training.md has the whole contract.
 
+    Raises:
+        TypeError, ValueError: bad ``metrics``, ``validate_every`` or ``limit_batches``.
+
     Example:
         >>> from torchsystem.training import Training, Accuracy
-        >>> training = Training(metrics={"accuracy": Accuracy})
+        >>> training = Training(metrics={"accuracy": Accuracy}, validate_every=2)
         >>> sorted(training.handlers)
-        ['fit', 'iterate', 'train', 'validate']
+        ['fit', 'iterate', 'predict', 'train', 'validate']
     """
 
     def __init__(
@@ -122,28 +142,36 @@ class Training(DeclaredService):
         producer: Producer | None = None,
         *,
         metrics: Metrics | None = None,
+        validate_every: int = 1,
+        limit_batches: Limit = None,
         name: str = "training",
         provider: Provider | None = None,
     ) -> None:
         metric_factories(metrics)  # refuse bad metrics now, not after a pass
         self.producer = Producer() if producer is None else producer
         self.metrics: Metrics = {} if metrics is None else dict(metrics)
+        self.validate_every = every_of(validate_every)
+        self.limit_batches = limits_of(limit_batches)
         super().__init__(name, provider=provider)
 
     @handler
     def train(
         self, model: Trainable, loader: Iterable[Any], metrics: Metrics | None = None,
-        device: Any = Depends(device),
+        device: Any = Depends(device), limit_batches: Limit = None,
     ) -> tuple[Metric, ...]:
-        """Train ``model`` for one pass over ``loader``; dispatch ``Trained``."""
+        """Train ``model`` for one pass over ``loader``; dispatch ``Trained``.
+
+        Each ``Optimization`` attribute of the model is flushed before ``Trained`` (the
+        leftover of an accumulation window) and ends its epoch after it.
+        """
         check_trainable(model, fits=True, evaluates=False)
         model.phase = TRAIN
-        return self._pass(model, TRAIN, loader, metrics, device, Trained)
+        return self._pass(model, TRAIN, loader, metrics, device, Trained, limit_batches)
 
     @handler
     def validate(
         self, model: Trainable, loader: Iterable[Any], metrics: Metrics | None = None,
-        phase: str = "validation", device: Any = Depends(device),
+        phase: str = "validation", device: Any = Depends(device), limit_batches: Limit = None,
     ) -> tuple[Metric, ...]:
         """Evaluate ``model`` over ``loader`` without gradients; dispatch ``Validated``.
 
@@ -157,19 +185,23 @@ class Training(DeclaredService):
             )
         check_trainable(model, fits=False, evaluates=True)
         model.phase = "evaluation"
-        return self._pass(model, phase, loader, metrics, device, Validated)
+        return self._pass(model, phase, loader, metrics, device, Validated, limit_batches)
 
     @handler
     def iterate(
         self, model: Trainable, loaders: Loaders, metrics: Metrics | None = None,
-        device: Any = Depends(device),
+        device: Any = Depends(device), validate_every: int | None = None,
+        limit_batches: Limit = None,
     ) -> Results:
         """Run one epoch over every ``(phase, loader)``; then the epoch boundary.
+
+        Evaluation phases run only on epochs that are a multiple of ``validate_every``.
 
         Raises:
             StopIteration: the aggregate's events asked to stop at this epoch boundary.
         """
-        results, stop = self._epoch(model, self._phases(model, loaders), metrics, device)
+        options = self._options(validate_every, limit_batches)
+        results, stop = self._epoch(model, self._phases(model, loaders), metrics, device, options)
         if stop is not None:
             raise stop
         return results
@@ -178,6 +210,7 @@ class Training(DeclaredService):
     def fit(
         self, model: Trainable, loaders: Loaders, epochs: int,
         metrics: Metrics | None = None, device: Any = Depends(device),
+        validate_every: int | None = None, limit_batches: Limit = None,
     ) -> int:
         """``iterate`` until ``model.epoch == epochs``; return how many epochs ran.
 
@@ -189,13 +222,14 @@ class Training(DeclaredService):
         it returns or raises.
         """
         remaining = epochs_of(epochs) - _finished(model)
+        options = self._options(validate_every, limit_batches)
         phases = self._phases(model, loaders)
         if remaining <= 0:
             return 0
         started = _started(model, phases, epochs_of(epochs))
         self.producer.dispatch(started)
         try:
-            ran, stop = self._fit(model, phases, remaining, metrics, device)
+            ran, stop = self._fit(model, phases, remaining, metrics, device, options)
         except BaseException as error:
             self.producer.dispatch(Ended(model, _finished(model), outcome_of(error), error,
                                          model_id=started.model_id))
@@ -207,14 +241,40 @@ class Training(DeclaredService):
 
     def _fit(
         self, model: Any, phases: list[tuple[str, Any]], remaining: int,
-        metrics: Metrics | None, device: Any,
+        metrics: Metrics | None, device: Any, options: tuple[int, Limit],
     ) -> tuple[int, StopIteration | None]:
         for ran in range(1, remaining + 1):
-            _, stop = self._epoch(model, phases, metrics, device)
+            _, stop = self._epoch(model, phases, metrics, device, options)
             if stop is not None:
                 self.producer.dispatch(Stopped(model, _finished(model), stop, identify(model)))
                 return ran, stop
         return remaining, None
+
+    @handler
+    def predict(
+        self, model: Any, loader: Iterable[Any], stream: bool = False,
+        device: Any = Depends(device), limit_batches: Limit = None,
+    ) -> list[Any] | Iterator[Any]:
+        """``model.predict(*batch)`` (or ``model(*batch)``) for each batch of ``loader``,
+        under ``torch.inference_mode()`` in phase ``'evaluation'``, by the batch rule.
+
+        Returns the outputs in a list, or with ``stream=True`` an iterator that computes
+        each when asked for. Nothing is dispatched: predicting changes nothing.
+
+        Raises:
+            TypeError: the model has no ``phase``; ``loader`` is a tensor or not iterable.
+        """
+        check_trainable(model, fits=False, evaluates=False)
+        check_batches(loader)
+        limits = self.limit_batches if limit_batches is None else limits_of(limit_batches)
+        outputs = predictions(
+            model, loader, target_device(model, device), limit_for("predict", limits)
+        )
+        return outputs if stream else list(outputs)
+
+    def _options(self, validate_every: int | None, limit_batches: Limit) -> tuple[int, Limit]:
+        every = self.validate_every if validate_every is None else every_of(validate_every)
+        return every, self.limit_batches if limit_batches is None else limits_of(limit_batches)
 
     def _phases(self, model: Any, loaders: Loaders) -> list[tuple[str, Any]]:
         phases = named_phases(loaders)
@@ -229,13 +289,16 @@ class Training(DeclaredService):
 
     def _epoch(
         self, model: Any, phases: list[tuple[str, Any]], metrics: Metrics | None, device: Any,
+        options: tuple[int, Limit],
     ) -> tuple[Results, StopIteration | None]:
         results: Results = {}
+        every, limits = options
+        evaluates = (_finished(model) + 1) % every == 0
         for phase, loader in phases:
             if phase == TRAIN:
-                results[phase] = self.train(model, loader, metrics, device=device)
-            else:
-                results[phase] = self.validate(model, loader, metrics, phase, device=device)
+                results[phase] = self.train(model, loader, metrics, device, limits)
+            elif evaluates:
+                results[phase] = self.validate(model, loader, metrics, phase, device, limits)
         epoch, model_id = _finished(model) + 1, identify(model)
         self.producer.dispatch(Iterated(model, epoch, results, model_id))
         stop = _boundary(model, epoch)
@@ -244,19 +307,33 @@ class Training(DeclaredService):
 
     def _pass(
         self, model: Any, phase: str, loader: Iterable[Any], metrics: Metrics | None,
-        device: Any, made: type[Measured],
+        device: Any, made: type[Measured], limit_batches: Limit,
     ) -> tuple[Metric, ...]:
         factories = metric_factories(self.metrics if metrics is None else metrics)
+        limits = self.limit_batches if limit_batches is None else limits_of(limit_batches)
         chosen, event = target_device(model, device), (phase, _finished(model) + 1, identify(model))
-        if made is Trained:
-            results = run_phase(model, "fit", loader, factories, chosen, self.producer, event)
-        else:
+        limit = limit_for(phase, limits)
+        if made is not Trained:
             with torch.inference_mode():
                 results = run_phase(
-                    model, "evaluate", loader, factories, chosen, self.producer, event
+                    model, "evaluate", loader, factories, chosen, self.producer, event, limit
                 )
+            self.producer.dispatch(made(model, phase, event[1], results, loader, event[2]))
+            return results
+        results = run_phase(model, "fit", loader, factories, chosen, self.producer, event, limit)
+        optimizations = _optimizations(model)
+        for optimization in optimizations:
+            optimization.flush()
         done = made(model, phase, event[1], results, loader, event[2])
-        if isinstance(done, Trained):
+        if isinstance(done, Trained):  # the rates the pass used, before an epoch's step
             done.learning_rates = learning_rates(model)
         self.producer.dispatch(done)
+        for optimization in optimizations:
+            optimization.end_epoch()
         return results
+
+
+def _optimizations(model: Any) -> list[Optimization]:
+    """The ``Optimization`` attributes of the aggregate, whose epoch a training pass ends."""
+    return [value for value in getattr(model, "__dict__", {}).values()
+            if isinstance(value, Optimization)]
