@@ -10,6 +10,8 @@ TORCH_PIN ?= torch==2.13.0
 .PHONY: demo test lint typecheck unit bench compat mutation clean
 
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) (first use or pyproject.toml changed): installing $(TORCH_PIN)"
+	@echo "(the CPU build) and torchsystem with its extras; about a minute."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet -e ".[examples,test]" "$(TORCH_PIN)"

@@ -28,7 +28,7 @@ for version in "${versions[@]}"; do
   fi
   echo "== Python $version ($python)"
   PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-    tests/depends tests/services tests/domain/test_events.py \
+    tests/depends tests/services tests/domain/test_events.py tests/domain/test_handlers.py \
     "tests/test_layout.py::test_importing_module_does_not_import_torch" || status=1
 done
 exit $status
