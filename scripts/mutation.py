@@ -33,7 +33,7 @@ PARTS = [
     ("torchsystem/training (the service)", "torchsystem.training.", TARGET),
     ("everything else mutated", "torchsystem.", None),
 ]
-KILLED = {"killed", "timeout"}
+KILLED = {"killed", "timeout", "segfault"}  # a crashed test process also detected it
 COUNTED = KILLED | {"survived", "no tests"}
 
 

@@ -104,12 +104,16 @@ class Service(Container):
 
 
 def _same_function(registered: Callable[..., Any], new: Callable[..., Any]) -> bool:
-    """A redefinition of the same function (module reloaded, notebook cell re-run)."""
+    """A redefinition of the same function (module reloaded, notebook cell re-run): the
+    same object, or a function of the same module and qualified name. Callables without
+    a qualified name of their own (a ``functools.partial``, a callable object) are the
+    same only when they are the same object."""
     old = getattr(registered, "__wrapped__", registered)
-    return bool(
-        old is new
-        or (
-            getattr(old, "__module__", None) == getattr(new, "__module__", None)
-            and getattr(old, "__qualname__", None) == getattr(new, "__qualname__", None)
-        )
+    if old is new:
+        return True
+    name = getattr(new, "__qualname__", None)
+    return (
+        isinstance(name, str)
+        and getattr(old, "__qualname__", None) == name
+        and getattr(old, "__module__", None) == getattr(new, "__module__", None)
     )
