@@ -1289,5 +1289,6 @@ def test_the_modules_export_their_public_names() -> None:
     assert _registration.__all__ == ["Registration", "Registrations"]
     assert _event.__all__ == ["event"]
     assert _delivery.__all__ == [
-        "Listeners", "RouteCache", "Routable", "Routes", "isolated", "one_line", "reject_async",
+        "Listeners", "RouteCache", "Routable", "Routes", "isolated", "joined", "one_line",
+        "reject_async", "without",
     ]

@@ -11,7 +11,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from torchsystem._inspect import call_kind, qualified_name
 
 __all__ = [
-    "Listeners", "RouteCache", "Routable", "Routes", "isolated", "one_line", "reject_async",
+    "Listeners", "RouteCache", "Routable", "Routes", "isolated", "joined", "one_line",
+    "reject_async", "without",
 ]
 
 logger = logging.getLogger("torchsystem.services")
@@ -113,3 +114,36 @@ def reject_async(handler: Callable[..., Any], owner: object) -> None:
             "messages synchronously and would never await it; make it a plain function "
             "(it can hand work to a queue or thread)"
         )
+
+
+R = TypeVar("R", bound="Routable[Any]")
+
+
+def joined(known: tuple[R, ...], added: tuple[R, ...], router: RouteCache,
+           expects: str) -> tuple[R, ...]:
+    """``known`` followed by each of ``added`` not already there (by identity), each made
+    to tell ``router`` when its routes change.
+
+    Raises:
+        TypeError: one of ``added`` is not ``Routable`` (``expects`` says what is); then
+            nothing is added.
+    """
+    for item in added:
+        if not isinstance(item, Routable):
+            raise TypeError(f"{expects}, got {item!r}")
+    for item in added:
+        if all(item is not other for other in known):
+            known += (item,)
+            item.watch(router)
+    return known
+
+
+def without(known: tuple[R, ...], item: R, owner: str) -> tuple[R, ...]:
+    """``known`` without ``item`` (by identity).
+
+    Raises:
+        ValueError: ``item`` is not in ``known``; ``owner`` names where it was looked for.
+    """
+    if all(item is not other for other in known):
+        raise ValueError(f"{item!r} is not registered with {owner}")
+    return tuple(other for other in known if other is not item)

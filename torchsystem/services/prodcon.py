@@ -9,7 +9,15 @@ from typing import Any, TypeVar, overload
 
 from torchsystem._inspect import event_classes, qualified_name, type_hints
 from torchsystem.depends import Depends, Provider
-from torchsystem.services._delivery import Listeners, Routable, RouteCache, Routes, isolated
+from torchsystem.services._delivery import (
+    Listeners,
+    Routable,
+    RouteCache,
+    Routes,
+    isolated,
+    joined,
+    without,
+)
 from torchsystem.services._event import event
 from torchsystem.services._registration import Registration, Registrations
 
@@ -230,16 +238,10 @@ class Producer:
         Raises:
             TypeError: an argument does not implement ``Routable``; nothing is registered.
         """
-        for consumer in consumers:
-            if not isinstance(consumer, Routable):
-                raise TypeError(
-                    f"Producer.register expects consumers (objects with routes(cls) and "
-                    f"watch(router), such as Consumer), got {consumer!r}"
-                )
-        for consumer in consumers:
-            if all(consumer is not known for known in self._consumers):
-                self._consumers += (consumer,)
-                consumer.watch(self)
+        self._consumers = joined(self._consumers, consumers, self, (
+            "Producer.register expects consumers (objects with routes(cls) and "
+            "watch(router), such as Consumer)"
+        ))
         self.forget_routes()
 
     def remove(self, consumer: Routable[type]) -> None:
@@ -248,9 +250,7 @@ class Producer:
         Raises:
             ValueError: ``consumer`` is not registered here.
         """
-        if all(consumer is not known for known in self._consumers):
-            raise ValueError(f"{consumer!r} is not registered with this producer")
-        self._consumers = tuple(known for known in self._consumers if known is not consumer)
+        self._consumers = without(self._consumers, consumer, "this producer")
         self.forget_routes()
 
     def dispatch(self, message: Any) -> None:

@@ -7,7 +7,15 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from torchsystem.depends import Depends, Provider
-from torchsystem.services._delivery import Listeners, Routable, RouteCache, Routes, isolated
+from torchsystem.services._delivery import (
+    Listeners,
+    Routable,
+    RouteCache,
+    Routes,
+    isolated,
+    joined,
+    without,
+)
 from torchsystem.services._registration import Registration, Registrations
 
 __all__ = ["Depends", "Publisher", "Subscriber"]
@@ -158,16 +166,10 @@ class Publisher:
         Raises:
             TypeError: an argument does not implement ``Routable``; nothing is registered.
         """
-        for subscriber in subscribers:
-            if not isinstance(subscriber, Routable):
-                raise TypeError(
-                    f"Publisher.register expects subscribers (objects with routes(topic) "
-                    f"and watch(router), such as Subscriber), got {subscriber!r}"
-                )
-        for subscriber in subscribers:
-            if all(subscriber is not known for known in self._subscribers):
-                self._subscribers += (subscriber,)
-                subscriber.watch(self)
+        self._subscribers = joined(self._subscribers, subscribers, self, (
+            "Publisher.register expects subscribers (objects with routes(topic) and "
+            "watch(router), such as Subscriber)"
+        ))
         self.forget_routes()
 
     def remove(self, subscriber: Routable[Hashable]) -> None:
@@ -176,9 +178,7 @@ class Publisher:
         Raises:
             ValueError: ``subscriber`` is not registered here.
         """
-        if all(subscriber is not known for known in self._subscribers):
-            raise ValueError(f"{subscriber!r} is not registered with this publisher")
-        self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+        self._subscribers = without(self._subscribers, subscriber, "this publisher")
         self.forget_routes()
 
     def publish(self, message: Any, topic: Hashable) -> None:
