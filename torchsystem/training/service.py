@@ -22,6 +22,7 @@ from torchsystem.training._arguments import (
     limits_of,
     named_phases,
 )
+from torchsystem.training._collective import agree_on_stop
 from torchsystem.training._phase import run_phase, target_device
 from torchsystem.training._predict import check_batches, predictions
 from torchsystem.training.events import (
@@ -301,7 +302,7 @@ class Training(DeclaredService):
                 results[phase] = self.validate(model, loader, metrics, phase, device, limits)
         epoch, model_id = _finished(model) + 1, identify(model)
         self.producer.dispatch(Iterated(model, epoch, results, model_id))
-        stop = _boundary(model, epoch)
+        stop = agree_on_stop(_boundary(model, epoch))  # every rank stops together
         self.producer.dispatch(Advanced(model, epoch, results, stop, model_id))
         return results, stop
 
