@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from torchsystem.distributed.world import join, local_rank
+from torchsystem.distributed.world import CollectiveError, join, local_rank
 
-__all__ = ["DataParallel", "replica"]
+__all__ = ["DataParallel", "average_gradients", "replica"]
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -54,6 +55,35 @@ def replica(network: nn.Module) -> DistributedDataParallel | None:
     return forward.replica if isinstance(forward, _ThroughReplica) else None
 
 
+def average_gradients(state: Any, bucket: Any) -> torch.futures.Future[torch.Tensor]:
+    """DDP communication hook: the mean of a gradient bucket over every rank (DDP's own
+    all-reduce), with a failure reported as ``CollectiveError`` naming this rank: a rank
+    that died makes the others fail with that message, within the group's timeout."""
+    tensor = bucket.buffer().div_(dist.get_world_size())
+    future: torch.futures.Future[list[torch.Tensor]] = dist.all_reduce(
+        tensor, async_op=True
+    ).get_future()
+
+    def reduced(done: torch.futures.Future[list[torch.Tensor]]) -> torch.Tensor:
+        try:
+            return done.value()[0]
+        except RuntimeError as error:
+            raise CollectiveError(
+                f"rank {dist.get_rank()} of {dist.get_world_size()}: averaging gradients "
+                "failed; another rank probably died, hung or left the group (its own log "
+                f"and torchrun's summary name it): {error}"
+            ) from error
+
+    return future.then(reduced)
+
+
+# DDP checks a hook's annotations at registration (the real classes, not strings)
+average_gradients.__annotations__.update(
+    bucket=dist.GradBucket,  # type: ignore[attr-defined]
+    **{"return": torch.futures.Future[torch.Tensor]}
+)
+
+
 def _trainable(module: nn.Module, recurse: bool = True) -> bool:
     return any(parameter.requires_grad for parameter in module.parameters(recurse=recurse))
 
@@ -71,7 +101,10 @@ class DataParallel:
     in one and back, and optimizers built on its parameters keep working. A network on
     a GPU is moved to ``cuda:$LOCAL_RANK`` first. ``replica(network)`` gives the DDP
     object (``no_sync()``). Keyword ``options`` go to ``DistributedDataParallel``
-    (``find_unused_parameters``, ``static_graph``...).
+    (``find_unused_parameters``, ``static_graph``...). Gradients are averaged by
+    ``average_gradients`` (DDP's all-reduce, whose failure names the rank); pass
+    ``comm_hook`` (and ``comm_state``) to use another DDP communication hook, such as
+    ``torch.distributed.algorithms.ddp_comm_hooks.default_hooks.bf16_compress_hook``.
 
     ``backend`` (default ``'nccl'`` on CUDA, else ``'gloo'``) and ``timeout`` (seconds a
     collective waits for a rank that died or hangs) are used when the step joins the
@@ -93,9 +126,12 @@ class DataParallel:
 
     def __init__(
         self, *, modules: Sequence[str] | None = None, backend: str | None = None,
-        timeout: timedelta | float | None = None, **options: Any,
+        timeout: timedelta | float | None = None,
+        comm_hook: Callable[..., Any] = average_gradients, comm_state: Any = None,
+        **options: Any,
     ) -> None:
         self.modules = None if modules is None else tuple(modules)
+        self.comm_hook, self.comm_state = comm_hook, comm_state
         self.backend, self.timeout, self.options = backend, timeout, options
         self.__name__ = "data_parallel"  # how the compiler lists the step
 
@@ -138,6 +174,7 @@ class DataParallel:
             network.to(device)
             options.setdefault("device_ids", [device.index])
         replicated = DistributedDataParallel(_Unwrapped(network), **options)
+        replicated.register_comm_hook(self.comm_state, self.comm_hook)
         network.forward = _ThroughReplica(replicated)
 
     def __repr__(self) -> str:
