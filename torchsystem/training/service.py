@@ -128,6 +128,10 @@ class Training(DeclaredService):
     ``Ended`` last (a run's true start and end, with its hyperparameters and its outcome).
     Subclasses add handlers with ``@handler``. docs/training.md has the whole contract.
 
+    Under ``torchrun`` (a ``torch.distributed`` process group of more than one), each
+    pass's loss and metrics are averaged over the ranks, weighted by their samples, and an
+    early stop on any rank stops every rank at the same epoch (docs/distributed.md).
+
     Raises:
         TypeError, ValueError: bad ``metrics``, ``validate_every`` or ``limit_batches``.
 
