@@ -192,7 +192,7 @@ def test_importing_module_does_not_import_torch(module: str) -> None:
 
 BATTERIES = (
     "torchsystem.training", "torchsystem.consumers", "torchsystem.runs", "torchsystem.interfaces",
-    "torchsystem.storage",
+    "torchsystem.storage", "torchsystem.distributed",
 )
 
 

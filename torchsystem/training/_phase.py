@@ -12,6 +12,7 @@ from torch import Tensor
 
 from torchsystem.services import Producer
 from torchsystem.training._arguments import describe
+from torchsystem.training._collective import reduce_metrics
 from torchsystem.training.events import Metric, Stepped
 from torchsystem.training.metrics import LOSS, MetricLike, weighted_mean
 
@@ -127,7 +128,8 @@ class _Pass:
         return f"{type(self.model).__name__}.{self.method}"
 
     def results(self) -> tuple[Metric, ...]:
-        """Read every accumulated value (one host synchronisation each).
+        """Read every accumulated value (one host synchronisation each); under
+        ``torchrun``, averaged over every rank by the samples each saw.
 
         A metric whose ``compute()`` returns a mapping (a torchmetrics
         ``MetricCollection``) contributes one entry per key.
@@ -144,7 +146,7 @@ class _Pass:
                 f"metrics report {repeated} more than once ('loss' is the mean loss); "
                 "rename the metric (or the keys of its collection)"
             )
-        return tuple(found)
+        return reduce_metrics(tuple(found), sum(self.weights))  # global under torchrun
 
 
 def _scalar(value: Any) -> float:

@@ -22,6 +22,7 @@ from torchsystem.training._arguments import (
     limits_of,
     named_phases,
 )
+from torchsystem.training._collective import agree_on_stop
 from torchsystem.training._phase import run_phase, target_device
 from torchsystem.training._predict import check_batches, predictions
 from torchsystem.training.events import (
@@ -126,6 +127,10 @@ class Training(DeclaredService):
     ``Advanced``: the epoch just finished). ``fit`` also dispatches ``Started`` first and
     ``Ended`` last (a run's true start and end, with its hyperparameters and its outcome).
     Subclasses add handlers with ``@handler``. docs/training.md has the whole contract.
+
+    Under ``torchrun`` (a ``torch.distributed`` process group of more than one), each
+    pass's loss and metrics are averaged over the ranks, weighted by their samples, and an
+    early stop on any rank stops every rank at the same epoch (docs/distributed.md).
 
     Raises:
         TypeError, ValueError: bad ``metrics``, ``validate_every`` or ``limit_batches``.
@@ -301,7 +306,7 @@ class Training(DeclaredService):
                 results[phase] = self.validate(model, loader, metrics, phase, device, limits)
         epoch, model_id = _finished(model) + 1, identify(model)
         self.producer.dispatch(Iterated(model, epoch, results, model_id))
-        stop = _boundary(model, epoch)
+        stop = agree_on_stop(_boundary(model, epoch))  # every rank stops together
         self.producer.dispatch(Advanced(model, epoch, results, stop, model_id))
         return results, stop
 

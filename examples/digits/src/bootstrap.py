@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import torch
-
 from src.classifier import Classifier
 from src.services import compilation, earlystopping, training
 from torchsystem.compiler import Compiler
@@ -24,16 +22,19 @@ from torchsystem.consumers import (
     TensorBoard,
 )
 from torchsystem.depends import Provider
+from torchsystem.distributed import DataParallel, RankZero, local_device
 from torchsystem.runs import RunRecorder
 from torchsystem.services import Consumer, Producer
 from torchsystem.storage import Checkpoints, GracefulStop
-from torchsystem.training import Training
+from torchsystem.training import Advanced, Training
 
 __all__ = ["Application", "bootstrap", "default_device"]
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """This process's GPU (``cuda:$LOCAL_RANK`` under torchrun), else the CPU (also when
+    torchrun starts more processes than there are GPUs)."""
+    return local_device()
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Application:
     compiler: Compiler[Classifier]
     producer: Producer
     provider: Provider
-    consumers: list[Consumer] = field(default_factory=list)
+    consumers: list[Consumer | RankZero] = field(default_factory=list)
     checkpoints: Checkpoints | None = None
     stop: GracefulStop = field(default_factory=GracefulStop)
 
@@ -90,12 +91,12 @@ def bootstrap(
     stopping = earlystopping.consumers(patience, min_delta)
     if recorder is None:
         recorder = RunRecorder(Path(runs) / "runs.db" if database is None else database)
-    consumers: list[Consumer] = [
-        ProgressBar(enable=progress),
-        EpochSummary("digits"),
-        Background(TensorBoard(runs)),  # event files are written off the training thread
-        recorder,
-        *stopping,
+    consumers: list[Consumer | RankZero] = [  # under torchrun, rank 0 writes
+        RankZero(ProgressBar(enable=progress)),
+        RankZero(EpochSummary("digits")),
+        RankZero(Background(TensorBoard(runs))),  # written off the training thread
+        RankZero(recorder),
+        *stopping,  # every rank sees the global metrics and stops at the same epoch
     ]
     compiler = compilation.compiler(provider)
     saved = None
@@ -104,8 +105,10 @@ def bootstrap(
         saved = Checkpoints(checkpoints, keep=2, best=1, metric="loss/validation",
                             stateful={"early-stopping": plateau}, provider=provider,
                             database=recorder.database)
-        consumers.append(saved)  # after early stopping: it saves the epoch's final state
-        compiler.register(saved.restore)  # the last step: resume the newest checkpoint
+        # after early stopping: it saves the epoch's final state; no rank runs ahead of it
+        consumers.append(RankZero(saved, barrier=Advanced))
+        compiler.register(saved.restore)  # resume the newest checkpoint (on every rank)
+    compiler.register(DataParallel())  # under torchrun: join the group, replicate with DDP
     stop = GracefulStop(producer)
     producer.register(*consumers, stop)
     return Application(

@@ -5,6 +5,11 @@
     tensorboard --logdir runs   # then open http://localhost:6006
     torchsystem runs list       # every run recorded in runs/runs.db
 
+Under torchrun each process trains on its shard of the data with ``--batch-size`` samples
+per step (rank 0 writes the logs, records and checkpoints):
+
+    torchrun --nproc_per_node=2 -m src.main --epochs 20
+
 A checkpoint is written at every epoch under ``--checkpoints`` (one folder per model id);
 running the same command again resumes from the newest one. SIGTERM or Ctrl-C stops after
 the current step with the newest checkpoint on disk (Ctrl-C twice: at once). The last
@@ -29,6 +34,7 @@ from src.bootstrap import Application, bootstrap
 from src.classifier import Classifier
 from src.data import digits
 from src.model import MLP
+from torchsystem.distributed import distribute, is_main, leave
 from torchsystem.runs import RunDatabaseError
 from torchsystem.runs.database import ENVIRONMENT
 from torchsystem.storage import StopRequested
@@ -47,7 +53,7 @@ def train(app: Application, epochs: int, batch_size: int, seed: int) -> Classifi
     """Build (and resume) the classifier, then train it unless it already stopped early."""
     nn = MLP(input=64, hidden=128, classes=10)
     classifier = app.compiler.compile(nn, CrossEntropyLoss(), Adam(nn.parameters(), lr=3e-3))
-    loaders = digits(batch_size, seed=seed)
+    loaders = distribute(digits(batch_size, seed=seed))  # this process's shard (torchrun)
     if app.checkpoints is not None:
         app.checkpoints.restore_loaders(classifier, loaders)
         resumed = app.checkpoints.resumed.get(classifier.id)
@@ -66,12 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", default="runs/checkpoints",
                         help="checkpoint folder; 'none' to train without checkpoints")
     parser.add_argument("--runs", default="runs", help="TensorBoard log directory")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32,
+                        help="samples per step (per process under torchrun)")
     parser.add_argument("--database", metavar="URL", default=os.environ.get(ENVIRONMENT),
                         help=f"run database: SQLAlchemy URL or SQLite file (default: "
                              f"${ENVIRONMENT}, else RUNS/runs.db)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO if is_main() else logging.WARNING, format="%(message)s")
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # a model this small only loses from intra-op threads
 
@@ -86,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     except StopRequested as stop:
         print(stop, file=sys.stderr)
         return stop.status
+    finally:
+        leave()  # the process group, when torchrun started this process
+    if not is_main():
+        return 0
     print(f"trained {classifier.id} for {classifier.epoch} epochs; "
           f"see the curves with: tensorboard --logdir {args.runs}")
     database = args.database or Path(args.runs) / "runs.db"
