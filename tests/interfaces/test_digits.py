@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,3 +88,39 @@ def test_torchsystem_serve_runs_a_posted_command_streams_and_records_it(
     assert (run["status"], run["epochs"]) == ("finished", 2)
     assert run["hyperparameters"]["model"]["nn"]["arguments"]["hidden"] == 32
     assert "<title>runs</title>" in server.get("/").text
+
+
+def test_a_train_job_stopped_by_delete_resumes_when_posted_again(
+        server: httpx.Client, tmp_path: Path) -> None:
+    arguments = {"epochs": 200, "hidden": 32}
+    key = server.post("/commands/train", json=arguments).json()["id"]
+    with server.stream("GET", f"/jobs/{key}/events") as stream:
+        validated = 0
+        for line in stream.iter_lines():  # two epochs ended: the first one's checkpoint
+            validated += line == "event: Validated"
+            if validated == 2:
+                break
+    assert server.delete(f"/jobs/{key}").status_code == 202
+    stopped = wait(server, key)
+    saved = re.search(r"; checkpoint of epoch (\d+): (\S+)$", stopped["error"] or "")
+    assert stopped["status"] == "stopped", stopped
+    assert saved is not None, stopped["error"]
+    epoch = int(saved.group(1))
+    assert (tmp_path / saved.group(2)).is_file()
+    assert server.get(f"/runs/{stopped['runs'][0]}").json()["status"] == "interrupted"
+
+    again = wait(server, server.post("/commands/train", json=arguments).json()["id"])
+
+    assert again["status"] == "finished", again
+    assert again["result"]["resumed"] == epoch >= 1
+    assert again["result"]["model"] == server.get(f"/runs/{stopped['runs'][0]}").json()["model"]
+    assert again["result"]["epochs"] > epoch
+
+
+def wait(client: httpx.Client, key: str, timeout: float = 150) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (job := client.get(f"/jobs/{key}").json())["status"] not in (
+            "finished", "failed", "stopped", "cancelled"):
+        assert time.monotonic() < deadline, f"job {key} still {job['status']}"
+        time.sleep(0.1)
+    return job
