@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import torch
 
 from tests.interfaces._apps import build
@@ -312,3 +314,32 @@ def test_unknown_and_malformed_job_ids(serve: Serve) -> None:
     assert malformed.status_code in (404, 422)
     assert upper.status_code == 422
     assert upper.json()["detail"][0]["loc"] == ["path", "key"]
+
+
+def test_the_api_docs_load_everything_from_the_server_itself(serve: Serve) -> None:
+    client = serve(build())
+
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert "SwaggerUIBundle" in page.text
+    urls = re.findall(r"""(?:href|src)=["']([^"']+)|url: ?["']([^"']+)""", page.text)
+    urls = [href or url for href, url in urls]
+    assert len(urls) >= 4, urls  # stylesheet, icon, script, the OpenAPI document
+    assert [url for url in urls if not url.startswith("/") or url.startswith("//")] == []
+    assert {url: client.get(url).status_code for url in urls} == dict.fromkeys(urls, 200)
+    assert client.get(urls[-1]).json()["info"]["title"] == "toy"
+
+
+def test_without_the_swagger_ui_files_the_docs_page_says_what_to_install(
+        serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fastapi_offline", None)  # import fails: not installed
+    client = serve(build())
+
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert "pip install 'torchsystem[http]'" in page.text
+    assert 'href="/openapi.json"' in page.text
+    assert "https://" not in page.text
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 404
