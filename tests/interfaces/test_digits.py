@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,37 @@ def test_python_m_src_train(tmp_path: Path) -> None:
     assert result["run"] == 1
     assert "epoch 2 | train loss" in done.stderr
     assert (tmp_path / "runs" / "runs.db").exists()
+
+
+def test_ctrl_c_in_the_foreground_stops_after_the_step_and_the_same_command_resumes(
+        tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "src", "--json", "train", "--epochs", "200",
+               "--hidden", "32"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    assert process.stderr is not None
+    for line in process.stderr:  # two epochs ended: the first one's checkpoint
+        lines.append(line)
+        if line.startswith("epoch 2 |"):
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    err = "".join(lines) + err
+
+    assert process.returncode == 130, err[-3000:]
+    saved = re.search(r"train: stop requested for job \w+ \([^)]*\); checkpoint of epoch "
+                      r"(\d+): (\S+)\n", err)
+    assert saved is not None, err[-3000:]
+    assert "SIGINT: stopping after the current step (again to exit at once)" in err
+    epoch = int(saved.group(1))
+    assert (tmp_path / saved.group(2)).is_file()
+
+    again = subprocess.run(command, cwd=tmp_path, env=environment(), capture_output=True,
+                           text=True, timeout=150)
+
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout)["resumed"] == epoch >= 1
 
 
 @pytest.fixture
