@@ -55,7 +55,7 @@ def test_ctrl_c_in_the_foreground_stops_after_the_step_and_the_same_command_resu
         if line.startswith("epoch 2 |"):
             break
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
     err = "".join(lines) + err
 
     assert process.returncode == 130, err[-3000:]
