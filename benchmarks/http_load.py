@@ -25,6 +25,13 @@ count; it stops by itself.
     python benchmarks/http_load.py                # the numbers of the README
     python benchmarks/http_load.py --quick        # one repeat, shorter jobs
     python benchmarks/http_load.py --smoke        # a small database, seconds (the tests)
+    python benchmarks/http_load.py --per-request  # the server's own cost of each query
+
+``--per-request`` serves nothing on a socket: it calls the HTTP application in this
+process (ASGI, as uvicorn does) a few thousand times per query endpoint and reports the
+CPU time per request of the whole process (every thread), the wall time, and how many
+times a request went to a worker thread. It barely depends on the machine's load, so it
+compares two versions of the server on a busy machine; no target.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import socket
@@ -259,6 +267,82 @@ async def measure(args: argparse.Namespace, database: Path) -> dict[str, Any]:
     return {"idle": idle, "loaded": loaded, "events": events, "loads": loads}
 
 
+async def per_request(database: Path, runs: int, rounds: int = 5, count: int = 200
+                      ) -> list[tuple[str, float, float, float]]:
+    """``(query, CPU s, wall s, worker-thread trips)`` per request, best of ``rounds``
+    rounds of ``count`` requests, through the ASGI interface of ``create_app``."""
+    sys.path.insert(0, str(ROOT))
+    import anyio.to_thread
+
+    from torchsystem.interfaces import Application
+    from torchsystem.interfaces.http import create_app
+
+    app = create_app(Application("bench", devices=["cpu"]), database=str(database))
+    trips = 0
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(*args: Any, **options: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await run_sync(*args, **options)
+
+    async def get(path: str, query: str = "") -> None:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "query_string": query.encode(), "root_path": "", "state": {},
+                 "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80)}
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await app(scope, receive, send)
+        if statuses != [200]:
+            raise RuntimeError(f"GET {path}?{query} answered {statuses}")
+
+    rng = random.Random(0)
+    queries = {
+        "GET /runs?limit=50": lambda: ("/runs", "limit=50"),
+        "GET /runs/{id}/metrics": lambda: (f"/runs/{rng.randint(1, runs)}/metrics", ""),
+        "GET /runs/{id}": lambda: (f"/runs/{rng.randint(1, runs)}", ""),
+        "GET /models": lambda: ("/models", ""),
+    }
+    found = []
+    anyio.to_thread.run_sync = counted  # type: ignore[assignment]
+    try:
+        async with app.router.lifespan_context(app):
+            for label, make in queries.items():
+                for _ in range(20):  # warm up
+                    await get(*make())
+                best = (math.inf, math.inf)
+                trips = 0
+                for _ in range(rounds):
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    for _ in range(count):
+                        await get(*make())
+                    best = min(best, ((time.process_time() - cpu) / count,
+                                      (time.perf_counter() - wall) / count))
+                found.append((label, *best, trips / (rounds * count)))
+    finally:
+        anyio.to_thread.run_sync = run_sync  # type: ignore[assignment]
+    return found
+
+
+def report_per_request(found: list[tuple[str, float, float, float]],
+                       args: argparse.Namespace) -> None:
+    print(f"in process, no socket; {args.runs} runs, {args.runs * args.per_run} metric rows; "
+          f"best of 5 rounds of 200 requests")
+    print("| query | CPU per request | wall per request | worker-thread trips |")
+    print("|---|---|---|---|")
+    for label, cpu, wall, trips in found:
+        print(f"| {label} | {cpu * 1000:.3f} ms | {wall * 1000:.3f} ms | {trips:.1f} |")
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> bool:
     loads = results["loads"]
     rows = []
@@ -308,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repeat, 120 epochs")
     parser.add_argument("--smoke", action="store_true",
                         help="200 runs, 20 rows each, short jobs: checks it works, no target")
+    parser.add_argument("--per-request", action="store_true",
+                        help="the server's own cost of each query, in process (no target)")
     args = parser.parse_args(argv)
     args.runs, args.per_run = (200, 20) if args.smoke else (10_000, 100)
     if args.smoke:
@@ -316,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.quick:
         args.epochs, args.repeats = 120, 1
     build_database(args.database, args.runs, args.per_run)
+    if args.per_request:
+        report_per_request(asyncio.run(per_request(args.database, args.runs)), args)
+        return 0
     results = asyncio.run(measure(args, args.database))
     ok = report(results, args)
     return 0 if ok or args.smoke else 1

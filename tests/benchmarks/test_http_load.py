@@ -43,3 +43,15 @@ def test_smoke_run_reports_every_measure(bench, capsys: pytest.CaptureFixture[st
     assert "| GET /runs/{id}/metrics |" in shown
     assert "| training s/epoch (median of 1) |" in shown
     assert "| event dispatch -> SSE client, p99 |" in shown
+
+
+@pytest.mark.timeout(120)
+def test_per_request_cost_is_measured_in_process(bench, capsys: pytest.CaptureFixture[str]
+                                                 ) -> None:
+    assert bench.main(["--per-request", "--smoke"]) == 0
+
+    shown = capsys.readouterr().out
+    for path in ("GET /runs?limit=50", "GET /runs/{id}/metrics", "GET /runs/{id}",
+                 "GET /models"):
+        assert f"| {path} | " in shown
+    assert "| query | CPU per request | wall per request | worker-thread trips |" in shown

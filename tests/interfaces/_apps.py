@@ -19,6 +19,7 @@ from torchsystem.depends import Depends
 from torchsystem.interfaces import Application, JobContext, current_job, run_recorder
 from torchsystem.registry import gethash, register
 from torchsystem.runs import RunRecorder
+from torchsystem.storage import Checkpoints
 from torchsystem.training import TensorLoader, Training
 
 
@@ -116,8 +117,10 @@ class _Failing:
         raise ValueError(self.message)
 
 
-def build(database: str | None = None, gate: threading.Event | None = None) -> Application:
-    """A fresh toy application; with ``gate``, ``fit`` waits for it before training."""
+def build(database: str | None = None, gate: threading.Event | None = None,
+          checkpoints: str | None = None) -> Application:
+    """A fresh toy application; with ``gate``, ``fit`` waits for it before training; with
+    ``checkpoints`` (a folder), ``fit`` checkpoints every epoch there and resumes."""
     app = Application("toy", description="A toy system for the tests.", database=database,
                       devices=["cpu"])
 
@@ -128,15 +131,27 @@ def build(database: str | None = None, gate: threading.Event | None = None) -> A
             raise TimeoutError("the test never opened the gate")
         training = Training()
         training.producer.register(recorder)
+        saved = None if checkpoints is None else Checkpoints(checkpoints, keep=2)
+        if saved is not None:
+            training.producer.register(saved)
         job.attach(training.producer)
-        model = Toy(command.hidden)
-        if command.fail is not None:
-            train, validation = loaders(command.steps)
-            training.fit(model, [train, ("validation", _Failing(validation[1], command.fail))],
-                         command.epochs)
-        training.fit(model, loaders(command.steps), command.epochs)
+        model, data = Toy(command.hidden), loaders(command.steps)
+        if saved is not None:
+            saved.restore(model)
+            saved.restore_loaders(model, data)
+        resumed = model.epoch
+        try:
+            if command.fail is not None:
+                train, validation = data
+                training.fit(model, [train, ("validation", _Failing(validation[1],
+                                                                    command.fail))],
+                             command.epochs)
+            training.fit(model, data, command.epochs)
+        finally:
+            if saved is not None:
+                saved.close()
         return {"epochs": model.epoch, "pid": os.getpid(), "device": job.device,
-                "run": recorder.run_id(model)}
+                "run": recorder.run_id(model), "resumed": resumed}
 
     @app.command
     def echo(command: Echo) -> dict[str, Any]:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+from dataclasses import dataclass
+from typing import Annotated
 
 import pytest
 
-from tests.interfaces._apps import build
+from tests.interfaces._apps import Toy, build, loaders
+from torchsystem.depends import Depends
+from torchsystem.interfaces import Application, JobContext, current_job
 from torchsystem.interfaces.cli import parser, render
+from torchsystem.training import Training
 
 
 def test_each_command_is_a_subcommand_with_its_fields_as_options(
@@ -69,3 +77,52 @@ def test_render_lists_of_records_and_scalars() -> None:
         "a       b", "1  2.5000", "3       -"]
     assert render(7) == "7"
     assert render(None) == ""
+
+
+@dataclass
+class Signalled:
+    """Send signals to this process, then train."""
+
+    name: str = "SIGTERM"
+    times: int = 1
+    attach: bool = True
+
+
+def signalling() -> Application:
+    app = Application("signals")
+
+    @app.command(name="train")
+    def train(command: Signalled, job: Annotated[JobContext, Depends(current_job)]) -> int:
+        training = Training()
+        if command.attach:
+            job.attach(training.producer)
+        for _ in range(command.times):
+            os.kill(os.getpid(), signal.Signals[command.name])
+        model = Toy()
+        training.fit(model, loaders(4), 1_000)
+        return int(model.epoch)
+
+    return app
+
+
+def test_a_signal_stops_the_foreground_command_after_the_step(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+
+    status = signalling().main(["train"])
+
+    assert status == 143
+    err = capfd.readouterr().err
+    assert "SIGTERM: stopping after the current step (again to exit at once)" in err
+    assert re.search(r"train: stop requested for job [0-9a-f]{12} \(after step 1 of train, "
+                     r"epoch 1\); no checkpoint \(none are written\)\n", err), err
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_second_ctrl_c_stops_the_foreground_command_at_once(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status = signalling().main(["train", "--name", "SIGINT", "--times", "2", "--no-attach"])
+
+    assert status == 130
+    assert "train: SIGINT again: stopped at once\n" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

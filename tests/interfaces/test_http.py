@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import torch
 
 from tests.interfaces._apps import build
 from tests.interfaces.conftest import Serve, wait_for
@@ -164,9 +169,53 @@ def test_a_stopped_job_ends_after_its_current_step(serve: Serve) -> None:
     job = wait_for(client, key)
     assert job["status"] == "stopped"
     assert job["error"].startswith(f"stop requested for job {key} (after step ")
+    assert job["error"].endswith("; no checkpoint (none are written)")
     run = client.get(f"/runs/{job['runs'][0]}").json()
     assert run["status"] == "interrupted"
     assert run["epochs"] < 10_000
+
+
+def start_and_stop(client: httpx.Client, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Post ``fit``, stop it by ``DELETE`` once an epoch ended; the stopped job."""
+    key = client.post("/commands/fit", json=arguments).json()["id"]
+    with client.stream("GET", f"/jobs/{key}/events") as stream:
+        for line in stream.iter_lines():
+            if line == "event: Iterated":
+                break
+    assert client.delete(f"/jobs/{key}").status_code == 202
+    return wait_for(client, key)
+
+
+def test_a_stopped_job_makes_its_newest_checkpoint_durable(serve: Serve, tmp_path: Path
+                                                          ) -> None:
+    folder = tmp_path / "checkpoints"
+    client = serve(build(checkpoints=str(folder)))
+
+    job = start_and_stop(client, {"epochs": 10_000, "steps": 50})
+
+    assert job["status"] == "stopped"
+    found = re.fullmatch(rf"stop requested for job {job['id']} \((after step \d+ of train|at "
+                         r"the end of epoch \d+)[^)]*\); checkpoint of epoch (\d+): (.+)",
+                         job["error"])
+    assert found is not None, job["error"]
+    epoch, path = int(found.group(2)), Path(found.group(3))
+    assert path.parent.parent == folder
+    assert torch.load(path, weights_only=False)["epoch"] == epoch >= 1
+    run = client.get(f"/runs/{job['runs'][0]}").json()
+    assert run["status"] == "interrupted"
+
+
+def test_the_same_command_after_a_stop_resumes_from_the_checkpoint(
+        serve: Serve, tmp_path: Path) -> None:
+    client = serve(build(checkpoints=str(tmp_path / "checkpoints")))
+    stopped = start_and_stop(client, {"epochs": 10_000, "steps": 50})
+    epoch = int(re.findall(r"checkpoint of epoch (\d+)", stopped["error"])[0])
+
+    key = client.post("/commands/fit", json={"epochs": epoch + 1, "steps": 50}).json()["id"]
+    job = wait_for(client, key)
+
+    assert job["status"] == "finished", job
+    assert (job["result"]["resumed"], job["result"]["epochs"]) == (epoch, epoch + 1)
 
 
 def test_a_queued_job_is_cancelled_and_never_runs(serve: Serve) -> None:
@@ -265,3 +314,32 @@ def test_unknown_and_malformed_job_ids(serve: Serve) -> None:
     assert malformed.status_code in (404, 422)
     assert upper.status_code == 422
     assert upper.json()["detail"][0]["loc"] == ["path", "key"]
+
+
+def test_the_api_docs_load_everything_from_the_server_itself(serve: Serve) -> None:
+    client = serve(build())
+
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert "SwaggerUIBundle" in page.text
+    urls = re.findall(r"""(?:href|src)=["']([^"']+)|url: ?["']([^"']+)""", page.text)
+    urls = [href or url for href, url in urls]
+    assert len(urls) >= 4, urls  # stylesheet, icon, script, the OpenAPI document
+    assert [url for url in urls if not url.startswith("/") or url.startswith("//")] == []
+    assert {url: client.get(url).status_code for url in urls} == dict.fromkeys(urls, 200)
+    assert client.get(urls[-1]).json()["info"]["title"] == "toy"
+
+
+def test_without_the_swagger_ui_files_the_docs_page_says_what_to_install(
+        serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fastapi_offline", None)  # import fails: not installed
+    client = serve(build())
+
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert "pip install 'torchsystem[http]'" in page.text
+    assert 'href="/openapi.json"' in page.text
+    assert "https://" not in page.text
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 404

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import torchsystem
 
 PACKAGE = Path(torchsystem.__file__).parent
@@ -35,3 +37,12 @@ def test_the_command_line_loads_no_web_framework() -> None:
                           check=True)
 
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="httpx2, the client Starlette's test "
+                    "client asks for, needs Python 3.11")
+def test_the_test_client_of_the_readme_loads_without_a_deprecation_warning() -> None:
+    done = subprocess.run([sys.executable, "-W", "error", "-c", "import fastapi.testclient"],
+                          capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr[-2000:]

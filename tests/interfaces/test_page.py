@@ -100,3 +100,20 @@ def test_the_page_lists_runs_and_follows_a_new_one(browser: Any, tmp_path: Path,
         client.delete(f"/jobs/{key}")
         wait.until(lambda driver: rows(driver).get(new[0]) == "interrupted")
         wait.until(lambda driver: job_status(driver, key) == "stopped")
+
+
+def test_the_api_docs_render_from_the_server_alone(browser: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TORCHSYSTEM_TOKEN", raising=False)
+    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+    with serving(create_app(build(), database=str(tmp_path / "runs.db"))) as url:
+        browser.get(f"{url}/docs")
+        paths = wait.until(lambda driver: driver.execute_script(
+            "return [...document.querySelectorAll('.opblock-summary-path')]"
+            ".map(element => element.dataset.path);"))
+        loaded = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(entry => entry.name);")
+
+    assert {"/commands/fit", "/jobs/{key}", "/runs"} <= set(paths)
+    assert loaded
+    assert [name for name in loaded if not name.startswith(url)] == []

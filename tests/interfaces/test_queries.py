@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio.to_thread
+import pytest
+
 from tests.interfaces._apps import build
 from tests.interfaces._records import fill
 from tests.interfaces.conftest import Serve
@@ -121,3 +126,26 @@ def test_queries_answer_while_concurrent_clients_ask(serve: Serve, database: str
     assert [answer.status_code for answer in answers] == [200] * 200
     assert {len(answer.json()) for answer in answers[0::2]} == {20}
     assert {len(answer.json()) for answer in answers[1::2]} == {20}
+
+
+def test_a_query_goes_to_a_worker_thread_once_for_its_read(
+        serve: Serve, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, *_ = fill(database)
+    client = serve(build())
+    client.get("/runs")  # the first request of a server sets things up
+    trips: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function: Any, *args: Any, **options: Any) -> Any:
+        trips.append(getattr(function, "__name__", None) or repr(function))
+        return await run_sync(function, *args, **options)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    trips_of = {}
+    for path in ("/runs?limit=50", f"/runs/{first}", f"/runs/{first}/metrics", "/models"):
+        trips.clear()
+        assert client.get(path).status_code == 200
+        trips_of[path] = list(trips)
+
+    assert {path: len(found) for path, found in trips_of.items()} == dict.fromkeys(
+        trips_of, 1), trips_of

@@ -14,7 +14,8 @@ TOKEN = "s3cret-token"
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/runs"), ("GET", "/jobs"), ("GET", "/"), ("GET", "/docs"),
-    ("GET", "/openapi.json"), ("GET", "/no/such/path"), ("POST", "/commands/echo"),
+    ("GET", "/openapi.json"), ("GET", "/docs/assets/swagger-ui-bundle.js"),
+    ("GET", "/no/such/path"), ("POST", "/commands/echo"),
     ("DELETE", "/jobs/0123456789ab"), ("GET", "/jobs/0123456789ab/events"),
 ])
 def test_with_a_token_every_request_without_it_is_401(serve: Serve, method: str,

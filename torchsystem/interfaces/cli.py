@@ -6,7 +6,8 @@ Typer's idea with the standard library: each field of a command becomes an optio
 a field without a default is a positional argument), the command's docstring becomes its
 help and each field's line of the docstring's ``Attributes:`` section the option's. The
 handler runs in the foreground; its result is printed as a table, or as JSON with
-``--json``.
+``--json``. Ctrl-C (or SIGTERM) stops it as ``DELETE /jobs/{id}`` stops a job: after the
+current step, with the newest checkpoint written; a second one stops it at once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import secrets
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any, Literal, get_args, get_origin
 
 from torchsystem.interfaces.application import Application
 from torchsystem.interfaces.commands import CommandSpec, Field, scalar
+from torchsystem.interfaces.context import JobContext
 
 __all__ = ["main", "parser", "render"]
 
@@ -97,26 +105,64 @@ def _text(value: Any) -> Any:
     return value
 
 
-def _run(application: Application, spec: CommandSpec, args: argparse.Namespace) -> Any:
+def _run(application: Application, spec: CommandSpec, args: argparse.Namespace,
+         stop: threading.Event) -> Any:
     arguments = {field.name: getattr(args, field.name) for field in spec.fields}
-    return application.execute(spec.build(arguments))
+    job = JobContext(secrets.token_hex(6), spec.name, application.default_device(),
+                     database=application.database, foreground=True, stop=stop)
+    return application.execute(spec.build(arguments), job)
+
+
+class _Signals:
+    """While in the main thread, SIGINT and SIGTERM set ``stop`` (the foreground job's
+    stop signal: training stops after the current step); a second one raises
+    ``KeyboardInterrupt`` at once. ``received`` is the number of the first one."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.received: int | None = None
+
+    def __call__(self, number: int, frame: FrameType | None) -> None:
+        name = signal.Signals(number).name
+        if self.received is not None:
+            raise KeyboardInterrupt(f"{name} again: stopped at once")
+        self.received = number
+        self.stop.set()
+        os.write(2, f"\n{name}: stopping after the current step (again to exit at once)\n"
+                 .encode())
+
+    @contextmanager
+    def installed(self) -> Iterator[_Signals]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {number: signal.signal(number, self)
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def main(application: Application, argv: Sequence[str] | None = None,
          prog: str | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the command; the exit status (the
-    handler's exceptions propagate, Ctrl-C exits with 130)."""
+    handler's exceptions propagate; Ctrl-C stops training after the current step, a
+    second Ctrl-C at once, and exits with 130, SIGTERM with 143)."""
     args = parser(application, prog).parse_args(argv)
     if args.spec is None:
         from torchsystem.interfaces.serve import serve_from
 
         return serve_from(args, application)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    signals = _Signals()
     try:
-        result = _run(application, args.spec, args)
-    except KeyboardInterrupt as interrupt:
+        with signals.installed():
+            result = _run(application, args.spec, args, signals.stop)
+    except KeyboardInterrupt as interrupt:  # JobStopped too: Ctrl-C or SIGTERM
         print(f"{args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
-        return 130
+        return 128 + (signals.received or signal.SIGINT)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     elif result is not None:

@@ -1,11 +1,13 @@
 """A graceful stop of a running job, requested from another thread or process.
 
-This module is the one place that decides how a stop request ends training. Today it is
-cooperative: ``GracefulStop.attach(producer)`` registers a consumer of the per-step
-``Stepped`` event that raises ``JobStopped`` once a stop was requested, so training ends
-after the step in progress. A checkpointing stop (one that finishes the step, dispatches
-an event and writes a checkpoint) replaces the body of ``attach`` and ``request`` without
-changing their callers (``JobContext`` and the executors).
+This module is the one place that decides how a stop request ends a job's training, and
+it ends it as ``torchsystem.storage.GracefulStop`` ends a training stopped by SIGTERM:
+``GracefulStop.attach(producer)`` registers a consumer of the per-step ``Stepped`` and
+the epoch boundary's ``Advanced`` events; once a stop was requested, the next of them
+dispatches ``Interrupted`` through ``producer`` (a ``Checkpoints`` registered there
+makes its newest checkpoint durable and says which it is), then raises ``JobStopped``
+(a ``StopRequested``) with a one-line message, so training ends after the step in
+progress.
 """
 
 from __future__ import annotations
@@ -14,20 +16,24 @@ import threading
 from typing import Any, Protocol
 
 from torchsystem.services import Consumer, Producer
-from torchsystem.training.events import Stepped
+from torchsystem.storage.stop import Interrupted, StopRequested
+from torchsystem.training.events import Advanced, Stepped
 
 __all__ = ["GracefulStop", "JobStopped", "Signal"]
 
 
-class JobStopped(KeyboardInterrupt):
+class JobStopped(StopRequested):
     """Training was stopped on request (``DELETE /jobs/{id}``, or ``Jobs.stop``).
 
-    A ``KeyboardInterrupt``, as Ctrl-C is on the command line: ``except Exception`` does
-    not swallow it, and a ``RunRecorder`` closed with it ends the run as ``interrupted``.
+    A ``StopRequested`` of ``torchsystem.storage``, so a ``KeyboardInterrupt`` as Ctrl-C
+    is on the command line: ``except Exception`` does not swallow it, a ``RunRecorder``
+    closed with it ends the run as ``interrupted``, and one ``except StopRequested``
+    catches a stop by signal and a stop by request alike.
 
     Example:
-        >>> isinstance(JobStopped("stop requested for job 3f2a"), KeyboardInterrupt)
-        True
+        >>> stopped = JobStopped("stop requested for job 3f2a (at the end of epoch 2)")
+        >>> isinstance(stopped, StopRequested), isinstance(stopped, KeyboardInterrupt)
+        (True, True)
     """
 
 
@@ -40,11 +46,15 @@ class Signal(Protocol):
 
 
 class GracefulStop:
-    """Stop training after the current step once ``request()`` was called.
+    """Stop training after the current step once ``request()`` was called (or the
+    ``signal`` was set from elsewhere), with the newest checkpoint on disk.
 
     ``attach(producer)`` makes every training that dispatches through ``producer`` check
-    for the request after each step (``Stepped``) and raise ``JobStopped`` there;
-    ``request()`` may be called from any thread, any number of times.
+    for the request after each step (``Stepped``) and at each epoch boundary
+    (``Advanced``); there it dispatches ``Interrupted`` through ``producer`` (register
+    ``Checkpoints`` there: it makes the newest checkpoint durable and notes which it
+    is), then raises ``JobStopped``, whose message says where training stopped and what
+    was saved. ``request()`` may be called from any thread, any number of times.
 
     Example:
         >>> from torchsystem.services import Producer
@@ -58,8 +68,8 @@ class GracefulStop:
     def __init__(self, owner: str, signal: Signal | None = None) -> None:
         self.owner = owner
         self.signal: Signal = threading.Event() if signal is None else signal
-        self._consumer = Consumer(f"stop {owner}")
-        self._consumer.register(Stepped, self._check)
+        self._lock = threading.Lock()
+        self._raised = False
 
     @property
     def requested(self) -> bool:
@@ -71,11 +81,34 @@ class GracefulStop:
         self.signal.set()
 
     def attach(self, producer: Producer) -> None:
-        """Check for a stop request after every step of training dispatched through
-        ``producer``."""
-        producer.register(self._consumer)
+        """Check for a stop request after every step and at every epoch boundary of
+        training dispatched through ``producer``; ``Interrupted`` goes through it."""
+        consumer = Consumer(f"stop {self.owner}")
 
-    def _check(self, event: Any) -> None:
-        if self.signal.is_set():
-            raise JobStopped(f"stop requested for {self.owner} (after step {event.step} of "
-                             f"{event.phase}, epoch {event.epoch})")
+        def stepped(event: Stepped) -> None:
+            if self.signal.is_set():
+                self._stop(producer, event.model, event.epoch - 1, event.phase, event.step,
+                           event.model_id)
+
+        def advanced(event: Advanced) -> None:
+            if self.signal.is_set():
+                self._stop(producer, event.model, event.epoch, None, None, event.model_id)
+
+        consumer.register(Stepped, stepped)
+        consumer.register(Advanced, advanced)
+        producer.register(consumer)
+
+    def _stop(self, producer: Producer, model: Any, epoch: int, phase: str | None,
+              step: int | None, model_id: str | None) -> None:
+        with self._lock:  # one Interrupted per request, however many trainings listen
+            if self._raised:
+                return
+            self._raised = True
+        interrupted = Interrupted(model, epoch, phase, step, f"a stop request for {self.owner}",
+                                  model_id)
+        producer.dispatch(interrupted)
+        where = (f"at the end of epoch {epoch}" if step is None
+                 else f"after step {step} of {phase}, epoch {epoch + 1}")
+        saved = ("; ".join(interrupted.notes) if interrupted.notes
+                 else "no checkpoint (none are written)")
+        raise JobStopped(f"stop requested for {self.owner} ({where}); {saved}")

@@ -6,7 +6,9 @@
 
 Each command is a dataclass handled by one function; the handler gets the wired system
 from the composition root (``bootstrap()``) through a dependency, so a test overrides
-``system`` (or anything else) with ``app.override``.
+``system`` (or anything else) with ``app.override``. ``train`` checkpoints every epoch in
+``runs/checkpoints`` and resumes from there: a job stopped with ``DELETE /jobs/{id}`` (or
+Ctrl-C in the foreground) continues where it stopped when the same command is run again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from torchsystem.depends import Depends
 from torchsystem.interfaces import Application, JobContext, current_job, run_recorder
 from torchsystem.runs import RunRecorder
 
-__all__ = ["Train", "app", "system", "train"]
+__all__ = ["CHECKPOINTS", "RUNS", "Train", "app", "system", "train"]
+
+RUNS = "runs"  # TensorBoard files; fixed folders: nothing a request sends becomes a path
+CHECKPOINTS = "runs/checkpoints"
 
 app = Application("digits", description="Train an MLP on scikit-learn's digits.")
 
@@ -61,11 +66,12 @@ def system(
     recorder: Annotated[RunRecorder, Depends(run_recorder)],
 ) -> Iterator[System]:
     """The wired system for one job: on the job's device, its events streamed to the
-    job's clients, its runs recorded in the job's database, stopped on request; closed
-    when the job ends. TensorBoard files go to ``runs/`` (a fixed folder: nothing a
-    request sends becomes a path)."""
-    with bootstrap(runs="runs", recorder=recorder, device=lambda: job.device,
-                   progress=None if job.foreground else False) as wired:
+    job's clients, its runs recorded in the job's database, checkpointed every epoch in
+    ``CHECKPOINTS`` (made durable when the job is stopped), stopped on request; closed
+    when the job ends. TensorBoard files go to ``RUNS``."""
+    with bootstrap(runs=RUNS, recorder=recorder, device=lambda: job.device,
+                   progress=None if job.foreground else False,
+                   checkpoints=CHECKPOINTS) as wired:
         job.attach(wired.producer)
         yield wired
 
@@ -76,13 +82,19 @@ def train(
     system: Annotated[System, Depends(system)],
     recorder: Annotated[RunRecorder, Depends(run_recorder)],
 ) -> dict[str, Any]:
-    """Train one model; its id, the epochs trained and its run in the run database."""
+    """Train one model, resuming its newest checkpoint; its id, the epoch it resumed
+    from (0: from scratch), the epochs trained and its run in the run database."""
     torch.manual_seed(command.seed)
     torch.set_num_threads(1)  # a model this small only loses from intra-op threads
     nn = MLP(input=64, hidden=command.hidden, classes=10)
     classifier = system.compiler.compile(nn, CrossEntropyLoss(), Adam(nn.parameters(),
                                                                       lr=command.lr))
-    system.training.fit(classifier, digits(command.batch_size, seed=command.seed),
-                        command.epochs)
-    return {"model": classifier.id, "epochs": classifier.epoch,
-            "run": recorder.run_id(classifier)}
+    loaders = digits(command.batch_size, seed=command.seed)
+    resumed = None
+    if system.checkpoints is not None:
+        system.checkpoints.restore_loaders(classifier, loaders)
+        resumed = system.checkpoints.resumed.get(classifier.id)
+    if resumed is None or resumed.stopped is None:  # else it already stopped early
+        system.training.fit(classifier, loaders, command.epochs)
+    return {"model": classifier.id, "resumed": 0 if resumed is None else resumed.epoch,
+            "epochs": classifier.epoch, "run": recorder.run_id(classifier)}

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from torchsystem.interfaces.application import Application
 from torchsystem.interfaces.executors import Executor, ThreadExecutor
-from torchsystem.interfaces.http import commands, jobs, page, queries
+from torchsystem.interfaces.http import commands, docs, jobs, page, queries
 from torchsystem.interfaces.http.dependencies import Server
 from torchsystem.interfaces.http.security import Guard
 from torchsystem.interfaces.jobs import Jobs
@@ -71,12 +71,13 @@ def create_app(
             server.close()
 
     app = FastAPI(title=application.name, description=application.description,
-                  lifespan=lifespan, version=_version())
+                  lifespan=lifespan, version=_version(), docs_url=None, redoc_url=None)
     app.state.torchsystem = server
     app.include_router(commands.router(application))
     app.include_router(jobs.router)
     app.include_router(queries.router)
     app.include_router(page.router)
+    docs.install(app)  # Swagger UI from the server itself: no CDN
     app.add_exception_handler(RunDatabaseError, _database_failed)
     app.add_middleware(Guard, token=token, max_body=max_body)
     return app
