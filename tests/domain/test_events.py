@@ -918,3 +918,32 @@ def test_the_module_exports_its_public_names() -> None:
 
     assert module.__all__ == ["Event", "Events", "Handlers"]
     assert owner.__all__ == ["describe", "note", "reference"]
+
+
+def test_a_queued_event_that_points_at_its_aggregate_points_at_the_copy() -> None:
+    from torchsystem import Aggregate
+
+    class Stopped(Event):
+        def __init__(self, model: Any) -> None:
+            self.model = model
+
+    class Model(Aggregate):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = 0
+
+    model = Model()
+    model.events.enqueue(Stopped(model))
+
+    copied = copy.deepcopy(model)
+
+    (queued,) = list(copied.events.queue)
+    assert queued.model is copied  # one copy of the aggregate, not a second one
+
+
+def test_an_unknown_name_of_the_domain_package_is_named() -> None:
+    import torchsystem.domain as domain
+
+    with pytest.raises(AttributeError, match=r"^module 'torchsystem.domain' has no attribute "
+                                              r"'Agregate'$"):
+        domain.Agregate  # noqa: B018 - the attribute access is the test

@@ -132,3 +132,26 @@ def _from_another_module() -> Any:
     namespace: dict[str, Any] = {"__name__": "elsewhere"}
     exec("def train(model):\n    return 'there'\n", namespace)
     return namespace["train"]
+
+
+def test_a_function_after_a_nameless_callable_of_its_name_is_refused() -> None:
+    service = Service()
+    service.register(functools.partial(lambda model, scale: scale, scale=2), name="train")
+
+    def train(model: Any) -> str:
+        return "a function"
+
+    with pytest.raises(ValueError, match="already has a handler named 'train'"):
+        service.register(train)
+
+
+def test_removing_what_was_never_registered_names_where_it_was_looked_for() -> None:
+    from torchsystem.services import Publisher
+
+    consumer, subscriber = Consumer("sinks"), Subscriber()
+
+    with pytest.raises(ValueError, match=r"^Consumer\('sinks', handlers=\[\]\) is not "
+                                         r"registered with this producer$"):
+        Producer().remove(consumer)
+    with pytest.raises(ValueError, match=r" is not registered with this publisher$"):
+        Publisher().remove(subscriber)
