@@ -81,6 +81,7 @@ def test_an_unknown_name_suggests_the_one_closest_match() -> None:
 
 @pytest.mark.parametrize(("annotation", "name"), [
     (list[int], "list[int]"),
+    (typing.List[int], "list[int]"),  # noqa: UP006 - typing's alias reads as the builtin
     (dict[str, int], "dict[str, int]"),
     (typing.List, "List"),  # noqa: UP006 - a bare generic alias: no arguments to show
     (Callable[[int, str], None], "Callable[[int, str], None]"),
