@@ -89,3 +89,22 @@ def test_an_unknown_name_suggests_the_one_closest_match() -> None:
 ])
 def test_annotation_names(annotation: object, name: str) -> None:
     assert annotation_name(annotation) == name
+
+
+def test_a_value_without_an_encoding_is_carried_by_the_error_with_its_path() -> None:
+    numpy = pytest.importorskip("numpy")
+    odd = object()
+
+    with pytest.raises(UnencodableError) as caught:
+        dumps({"x": odd})
+    assert (caught.value.path, caught.value.value, caught.value.registrable) == ("x", odd, False)
+
+    with pytest.raises(UnencodableError) as inside:  # a 0-d array holding an object
+        dumps({"y": numpy.array(odd, dtype=object)})
+    assert (inside.value.path, inside.value.value) == ("y", odd)
+
+    with pytest.raises(UnencodableError, match="a ufunc has no JSON encoding") as ufunc:
+        dumps({"f": numpy.add})  # numpy's, but not a number: no ndim
+    assert (ufunc.value.path, ufunc.value.value, ufunc.value.registrable) == (
+        "f", numpy.add, True
+    )
