@@ -1126,7 +1126,8 @@ def test_register_refuses_a_non_consumer_and_registers_nothing() -> None:
     consumer, producer = Consumer(), Producer()
 
     with pytest.raises(
-        TypeError, match=r"Producer.register expects consumers .*routes\(cls\).*got 42"
+        TypeError, match=r"^Producer\.register expects consumers \(objects with routes\(cls\) "
+                         r"and watch\(router\), such as Consumer\), got 42$"
     ):
         producer.register(consumer, 42)  # type: ignore[arg-type]
 

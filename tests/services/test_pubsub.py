@@ -528,7 +528,9 @@ def test_a_subscriber_registered_twice_receives_each_message_once() -> None:
 def test_register_refuses_a_non_subscriber_and_registers_nothing() -> None:
     subscriber, publisher = Subscriber(), Publisher()
 
-    with pytest.raises(TypeError, match=r"Publisher.register expects subscribers .*got 'loss'"):
+    with pytest.raises(TypeError, match=r"^Publisher\.register expects subscribers \(objects "
+                                        r"with routes\(topic\) and watch\(router\), such as "
+                                        r"Subscriber\), got 'loss'$"):
         publisher.register(subscriber, "loss")  # type: ignore[arg-type]
 
     assert publisher.subscribers == ()
