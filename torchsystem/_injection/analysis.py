@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import types
 import typing
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -82,11 +84,30 @@ def dependency_params(function: Callable[..., Any]) -> Markers:
     return [(p, _marker(function, p, hints.get(p.name, p.annotation))) for p in parameters]
 
 
+# Bound methods: what a method says does not depend on the instance it is bound to, so
+# every instance's bound method shares one reading, kept as long as the function lives.
+_METHODS: weakref.WeakKeyDictionary[types.FunctionType, tuple[Markers, CallKind]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _method_analysis(
+    call: types.MethodType, function: types.FunctionType
+) -> tuple[Markers, CallKind]:
+    found = _METHODS.get(function)
+    if found is None:
+        found = (dependency_params(call), call_kind(call))
+        _METHODS[function] = found
+    return found
+
+
 class Analyses:
     """What each callable's signature says (markers and call kind), read once per callable.
 
     A ``Provider`` keeps one: functions are read when decorated, replacements when their
-    override is set, so recompiling after an override change inspects nothing.
+    override is set, so recompiling after an override change inspects nothing. A method
+    bound to an instance is read once for all instances (``Training()`` does not read
+    its handlers' signatures again).
     """
 
     def __init__(self) -> None:
@@ -105,7 +126,12 @@ class Analyses:
             return known[1], known[2]
         found = self._known.get(call)
         if found is None:
-            found = self._known[call] = (dependency_params(call), call_kind(call))
+            function = getattr(call, "__func__", None)
+            if type(call) is types.MethodType and type(function) is types.FunctionType:
+                found = _method_analysis(call, function)
+            else:
+                found = (dependency_params(call), call_kind(call))
+            self._known[call] = found
         return found
 
     def preload(self, call: Callable[..., Any]) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools
 import keyword
 import linecache
 import threading
 import weakref
 from collections.abc import Callable
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, MethodType
 from typing import Any, NoReturn
 
 from torchsystem._injection import runtime
@@ -33,6 +34,27 @@ class _Version:
         self.code = code
         self.source = source
         self.values = values
+
+
+class _Template:
+    """The first compiled version of a method, shared by its bound methods.
+
+    Every instance of a class binds the same function with the same dependencies: while
+    no override is set, their plan, source and code are the same, so ``Training()``
+    compiles its handlers once per class, not once per instance. The line-cache entries
+    live as long as the template (as long as the function).
+    """
+
+    __slots__ = ("__weakref__", "generated", "module", "stale")
+
+    def __init__(self, generated: Generated, module: CodeType, stale: CodeType) -> None:
+        self.generated = generated
+        self.module = module
+        self.stale = stale
+
+
+_TEMPLATES: weakref.WeakKeyDictionary[FunctionType, _Template] = weakref.WeakKeyDictionary()
+_numbers = itertools.count(1)  # numbers the line-cache file names of templates
 
 
 def _function_code(module: CodeType, name: str) -> CodeType:
@@ -71,12 +93,17 @@ class Injected:
         markers, _ = provider.analyses.of(function)
         self.names = Names([self.name, *(parameter.name for parameter, _ in markers)])
         generation, overrides = provider.dependency_overrides.snapshot()
-        generated, module = self.build(overrides)
+        template = self.template() if not overrides else None
+        if template is None:
+            generated, module = self.build(overrides)
+            stale_module = self.compile_source(generated.stale, pinned=True)
+            self.stale = _function_code(stale_module, self.names("stale"))
+        else:
+            generated, module, self.stale = template.generated, template.module, template.stale
+        self.shared = template  # keeps the template's line-cache entries
         self.namespace = self.globals(generated.defaults)
         exec(module, self.namespace)  # evaluates the defaults once; later versions only swap code
         self.wrapper: Any = self.namespace[self.name]
-        stale_module = self.compile_source(generated.stale, pinned=True)
-        self.stale = _function_code(stale_module, self.names("stale"))
         self.install(self.version(generated, module))
         functools.update_wrapper(self.wrapper, function)
         self.wrapper.__injection__ = self
@@ -104,6 +131,27 @@ class Injected:
         namespace = {self.names(key): value for key, value in values.items()}
         namespace.update(defaults)
         return namespace
+
+    def template(self) -> _Template | None:
+        """The shared first version of a bound method (made now if this is the first)."""
+        function = self.function
+        if type(function) is not MethodType or type(function.__func__) is not FunctionType:
+            return None
+        found = _TEMPLATES.get(function.__func__)
+        if found is None:
+            generated = generate(build_plan(function, {}, self.provider.analyses), self.name,
+                                 self.names)
+            compiled = []
+            for source in (generated.source, generated.stale):
+                number = next(_numbers)
+                filename = f"<torchsystem inject {qualified_name(function)} shared #{number}>"
+                compiled.append(compile(source, filename, "exec"))
+                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            found = _Template(generated, compiled[0],
+                              _function_code(compiled[1], self.names("stale")))
+            weakref.finalize(found, _forget, [c.co_filename for c in compiled])
+            found = _TEMPLATES.setdefault(function.__func__, found)
+        return found
 
     def build(self, overrides: dict[Any, Callable[..., Any]]) -> tuple[Generated, CodeType]:
         """Plan, generate and compile the resolution for ``overrides``."""
