@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torchsystem.consumers._eventfile import EventFile
 from torchsystem.consumers._hparams import flatten, session_end, session_start
 from torchsystem.consumers._reports import MetricsConsumer, PerModel, identity, report_of
 from torchsystem.training.events import Ended, Started, metric_items
@@ -77,8 +78,11 @@ class TensorBoard(MetricsConsumer):
     only with the ``Trained`` events of ``Training``, which read them on the training
     thread; so this consumer may run on another (``Background``).
 
-    ``writer(folder)`` makes the writer of each run folder (default:
-    ``torch.utils.tensorboard.SummaryWriter``); hparams are written through its
+    ``writer(folder)`` makes the writer of each run folder. The default writes the event
+    file in the calling thread, each record handed to the operating system at once (no
+    writer thread: opening, writing and closing a run's file costs about a millisecond);
+    ``torch.utils.tensorboard.SummaryWriter`` works too, and any object with
+    ``add_scalar``, ``flush`` and ``close``. hparams are written through the writer's
     ``_get_file_writer()`` when it has one. No file is touched before the first event.
 
     Example:
@@ -98,14 +102,14 @@ class TensorBoard(MetricsConsumer):
     ) -> None:
         super().__init__(name, isolate=isolate)
         if writer is None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter  # optional dependency
+            try:  # its protocol buffers write the hparams records
+                import tensorboard  # type: ignore[import-untyped]  # noqa: F401 - optional
             except ImportError as missing:
                 raise ImportError(
                     "TensorBoard needs the tensorboard package: "
                     "pip install 'torchsystem[tensorboard]'"
                 ) from missing
-            writer = SummaryWriter
+            writer = EventFile
         self.log_dir = Path("runs" if log_dir is None else log_dir)
         self._make_writer = writer
         self._slots: PerModel[_Slot] = PerModel(_Slot)
