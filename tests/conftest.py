@@ -1,0 +1,7 @@
+"""Settings of the whole test session."""
+
+import os
+
+# One intra-op thread, set before PyTorch is imported (subprocesses inherit it): the
+# tests' tensors are tiny, and on a busy machine extra threads spin instead of working.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
