@@ -30,7 +30,7 @@ PARTS = [
     ("torchsystem/domain", "torchsystem.domain.", TARGET),
     ("torchsystem/services", "torchsystem.services.", TARGET),
     ("torchsystem/registry", "torchsystem.registry.", TARGET),
-    ("torchsystem/training (the service)", "torchsystem.training.", TARGET),
+    ("torchsystem/training/service.py", "torchsystem.training.service.", TARGET),
     ("everything else mutated", "torchsystem.", None),
 ]
 KILLED = {"killed", "timeout", "segfault"}  # a crashed test process also detected it
