@@ -149,3 +149,17 @@ def test_generator_handlers_share_their_version_and_close_per_call() -> None:
     assert first.read() == "first read with session"
     assert second.read() == "second read with session"
     assert log == ["open", "close", "open", "close"]
+
+
+def test_a_cleared_line_cache_gets_the_shared_source_back_with_the_next_instance() -> None:
+    Worker("first")
+    linecache.clearcache()
+    worker = Worker("second")
+
+    with pytest.raises(RuntimeError, match="the dependency broke") as raised:
+        worker.fail()
+
+    lines = [frame.line for frame in traceback.extract_tb(raised.tb)
+             if frame.filename.startswith("<torchsystem inject")]
+    assert lines
+    assert all(line and "broken" in line for line in lines[:1])

@@ -45,12 +45,21 @@ class _Template:
     live as long as the template (as long as the function).
     """
 
-    __slots__ = ("__weakref__", "generated", "module", "stale")
+    __slots__ = ("__weakref__", "generated", "lines", "module", "stale")
 
-    def __init__(self, generated: Generated, module: CodeType, stale: CodeType) -> None:
+    def __init__(
+        self, generated: Generated, module: CodeType, stale: CodeType,
+        lines: dict[str, tuple[int, None, list[str], str]],
+    ) -> None:
         self.generated = generated
         self.module = module
         self.stale = stale
+        self.lines = lines  # line-cache entries, put back if the cache was cleared
+
+    def remember(self) -> None:
+        """Make sure the line cache knows the sources (``linecache.clearcache()``)."""
+        for filename, entry in self.lines.items():
+            linecache.cache.setdefault(filename, entry)
 
 
 _TEMPLATES: weakref.WeakKeyDictionary[FunctionType, _Template] = weakref.WeakKeyDictionary()
@@ -141,16 +150,17 @@ class Injected:
         if found is None:
             generated = generate(build_plan(function, {}, self.provider.analyses), self.name,
                                  self.names)
-            compiled = []
+            compiled, lines = [], {}
             for source in (generated.source, generated.stale):
                 number = next(_numbers)
                 filename = f"<torchsystem inject {qualified_name(function)} shared #{number}>"
                 compiled.append(compile(source, filename, "exec"))
-                linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+                lines[filename] = (len(source), None, source.splitlines(True), filename)
             found = _Template(generated, compiled[0],
-                              _function_code(compiled[1], self.names("stale")))
-            weakref.finalize(found, _forget, [c.co_filename for c in compiled])
+                              _function_code(compiled[1], self.names("stale")), lines)
+            weakref.finalize(found, _forget, list(lines))
             found = _TEMPLATES.setdefault(function.__func__, found)
+        found.remember()
         return found
 
     def build(self, overrides: dict[Any, Callable[..., Any]]) -> tuple[Generated, CodeType]:
