@@ -475,3 +475,42 @@ def test_a_cleared_line_cache_breaks_nothing() -> None:
     linecache.clearcache()
     del handler
     gc.collect()  # the forgetting finaliser must not raise (unraisable errors fail the test)
+
+
+def test_the_whole_source_of_a_generator_dependency_is_pinned() -> None:
+    """Indentation included: the statements are nested exactly as deep as they must be."""
+
+    def session() -> Iterator[str]:
+        yield "session"
+
+    @inject(Provider())
+    def read(query: str, session: str = Depends(session)) -> str:
+        return query
+
+    lines = generated_source(read).splitlines()
+
+    assert lines[:11] == [
+        "def read(query, session=_di_M, *, _di_V=_di_M):",
+        "    _di_stack = []",
+        "    try:",
+        "        try:",
+        "            if session is _di_M:",
+        lines[5],  # the call, with a comment naming the dependency
+        "                try:",
+        "                    session = _di_next(_di_g0)",
+        "                except _di_StopIteration:",
+        "                    _di_noyield(_di_g0)",
+        "                _di_stack.append(_di_g0)",
+    ]
+    assert lines[5].startswith("                _di_g0 = _di_V[1]()  # ")
+    assert lines[11:] == [
+        "        except _di_NotImplementedError as _di_e:",
+        "            _di_V[0](_di_e)",
+        "            raise",
+        "        _di_res = _di_fn(query, session)",
+        "    except _di_BaseException as _di_exc:",
+        "        _di_unwind(_di_stack, _di_exc)",
+        "        raise",
+        "    _di_close(_di_stack)",
+        "    return _di_res",
+    ]

@@ -3,12 +3,16 @@
 A ``DeclaredService`` (``Training`` among them) injects each handler bound to each
 instance. While an instance's provider has no override, its handlers run code compiled
 once for the function; overrides, errors and tracebacks stay the instance's own.
+
+Each test makes its own class (``worker_class()``): the shared version of a function is
+made by the first instance of its class, so every test sees that happen.
 """
 
 import gc
 import linecache
 import traceback
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -29,22 +33,31 @@ def missing() -> str:
     raise NotImplementedError
 
 
-class Worker(DeclaredService):
-    @handler
-    def run(self, model: str, device: str = Depends(device)) -> str:
-        return f"{model} on {device} by {self.name}"
+def worker_class() -> Any:
+    class Worker(DeclaredService):
+        @handler
+        def run(self, model: str, device: str = Depends(device)) -> str:
+            return f"{model} on {device} by {self.name}"
 
-    @handler
-    def fail(self, value: str = Depends(broken)) -> str:
-        return value
+        @handler
+        def fail(self, value: str = Depends(broken)) -> str:
+            return value
 
-    @handler
-    def need(self, value: str = Depends(missing)) -> str:
-        return value
+        @handler
+        def need(self, value: str = Depends(missing)) -> str:
+            return value
+
+    return Worker
+
+
+def _generated_lines(error: pytest.ExceptionInfo[BaseException]) -> list[str | None]:
+    return [frame.line for frame in traceback.extract_tb(error.tb)
+            if frame.filename.startswith("<torchsystem inject")]
 
 
 def test_instances_run_one_compiled_version_of_a_handler() -> None:
-    first, second = Worker("first"), Worker("second")
+    worker = worker_class()
+    first, second = worker("first"), worker("second")
 
     assert first.run.__code__ is second.run.__code__
     assert first.run is not second.run
@@ -52,21 +65,30 @@ def test_instances_run_one_compiled_version_of_a_handler() -> None:
 
 
 def test_an_override_on_one_instance_leaves_the_other_alone() -> None:
-    first, second = Worker("first"), Worker("second")
+    worker = worker_class()
+    first, second = worker("first"), worker("second")
     first.override(device, lambda: "cuda")
 
     assert first.run("mlp") == "mlp on cuda by first"
     assert second.run("mlp") == "mlp on cpu by second"
-    assert Worker("third").run("mlp") == "mlp on cpu by third"
+    assert worker("third").run("mlp") == "mlp on cpu by third"
     assert "device" in generated_source(first.run)
-    assert generated_source(second.run) == generated_source(Worker().run)
+    assert generated_source(second.run) == generated_source(worker().run)
+
+
+def test_an_override_on_the_first_instance_made() -> None:
+    only = worker_class()("only")
+    only.override(device, lambda: "cuda")
+
+    assert only.run("mlp") == "mlp on cuda by only"
 
 
 def test_an_instance_made_with_overrides_in_force_compiles_them() -> None:
+    worker = worker_class()
     provider = Provider()
     provider.override(device, lambda: "mps")
 
-    overridden, plain = Worker("first", provider=provider), Worker("second")
+    overridden, plain = worker("first", provider=provider), worker("second")
 
     assert overridden.run("mlp") == "mlp on mps by first"
     assert plain.run("mlp") == "mlp on cpu by second"
@@ -74,7 +96,7 @@ def test_an_instance_made_with_overrides_in_force_compiles_them() -> None:
 
 
 def test_a_removed_override_restores_the_dependency() -> None:
-    worker = Worker("first")
+    worker = worker_class()("first")
     worker.override(device, lambda: "cuda")
     assert worker.run("mlp") == "mlp on cuda by first"
 
@@ -84,21 +106,33 @@ def test_a_removed_override_restores_the_dependency() -> None:
 
 
 def test_the_traceback_of_a_shared_version_shows_its_generated_line() -> None:
-    Worker("first")  # the shared version exists before the instance that fails
-    worker = Worker("second")
+    worker = worker_class()
+    worker("first")  # the shared version exists before the instance that fails
+    failing = worker("second")
     with pytest.raises(RuntimeError, match="the dependency broke") as raised:
-        worker.fail()
+        failing.fail()
 
-    frames = traceback.extract_tb(raised.tb)
-    generated = [frame for frame in frames if frame.filename.startswith("<torchsystem inject")]
-    assert generated, [frame.filename for frame in frames]
-    assert generated[0].line is not None
-    assert "# " in generated[0].line
-    assert "broken" in generated[0].line
+    lines = _generated_lines(raised)
+    assert lines
+    assert lines[0] is not None
+    assert "# " in lines[0]
+    assert "broken" in lines[0]
+
+
+def test_the_line_cache_holds_the_shared_source_as_it_is() -> None:
+    instance = worker_class()("first")
+    source = generated_source(instance.run)
+
+    names = [name for name in linecache.cache
+             if f"{type(instance).__qualname__}.run shared" in name]
+
+    assert names
+    assert source in ["".join(linecache.getlines(name)) for name in names]
 
 
 def test_a_missing_dependency_names_the_instance_that_must_provide_it() -> None:
-    first, second = Worker("first"), Worker("second")
+    worker = worker_class()
+    first, second = worker("first"), worker("second")
 
     with pytest.raises(MissingDependencyError) as raised:
         second.need()
@@ -143,23 +177,29 @@ def test_generator_handlers_share_their_version_and_close_per_call() -> None:
         def read(self, session: str = Depends(session)) -> str:
             return f"{self.name} read with {session}"
 
+        @handler
+        def stream(self, session: str = Depends(session)) -> Iterator[str]:
+            yield f"{self.name} streams with {session}"
+
     first, second = Reader("first"), Reader("second")
 
     assert first.read.__code__ is second.read.__code__
     assert first.read() == "first read with session"
     assert second.read() == "second read with session"
-    assert log == ["open", "close", "open", "close"]
+    assert list(second.stream()) == ["second streams with session"]
+    assert log == ["open", "close"] * 3
 
 
 def test_a_cleared_line_cache_gets_the_shared_source_back_with_the_next_instance() -> None:
-    Worker("first")
+    worker = worker_class()
+    worker("first")
     linecache.clearcache()
-    worker = Worker("second")
+    failing = worker("second")
 
     with pytest.raises(RuntimeError, match="the dependency broke") as raised:
-        worker.fail()
+        failing.fail()
 
-    lines = [frame.line for frame in traceback.extract_tb(raised.tb)
-             if frame.filename.startswith("<torchsystem inject")]
+    lines = _generated_lines(raised)
     assert lines
-    assert all(line and "broken" in line for line in lines[:1])
+    assert lines[0] is not None
+    assert "broken" in lines[0]
