@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from torchsystem.storage.checksums import verify
+from torchsystem.storage.checksums import CheckedFile, verify
 from torchsystem.storage.errors import CheckpointError
 
 __all__ = ["FORMAT", "VERSION", "CheckpointStore", "Entry", "Found", "Summary"]
@@ -236,8 +236,9 @@ class CheckpointStore:
     ) -> dict[str, Any]:
         """The payload of the checkpoint at ``path``, checked whole before it is returned;
         tensors are on the CPU, memory-mapped from the file (``mapped``) or read into
-        memory of their own. The checksums are verified on another thread while the file
-        is loaded; a file that fails them is never returned.
+        memory of their own. Memory-mapped, the checksums are verified on another thread
+        while the file is loaded; read into memory, each chunk is checksummed as it is
+        read (the file is read once). A file that fails them is never returned.
 
         Raises:
             CheckpointError: the file is missing, truncated, damaged, not a torchsystem
@@ -247,7 +248,7 @@ class CheckpointStore:
         path = Path(path)
         if not self.verify:
             payload = self._load(path, mapped)
-        else:
+        elif mapped and _private_maps():
             with ThreadPoolExecutor(1, thread_name_prefix="checkpoint-checksums") as pool:
                 checked = pool.submit(_verify, path)
                 try:
@@ -256,16 +257,43 @@ class CheckpointStore:
                     checked.result()  # a checksum failure says more than a load failure
                     raise
                 checked.result()
+        else:
+            payload = self._load_checked(path)
         _check(path, payload, model_id)
         return payload
 
-    def _load(self, path: Path, mapped: bool = True) -> dict[str, Any]:
+    def _load_checked(self, path: Path) -> dict[str, Any]:
+        """Load into memory through a ``CheckedFile``: each chunk is checksummed as it
+        is read, then every record is compared with its stored checksum."""
+        try:
+            file = CheckedFile(path)
+        except FileNotFoundError:
+            raise CheckpointError(path, "does not exist") from None
+        except IsADirectoryError:
+            raise CheckpointError(path, "is a folder, not a checkpoint file") from None
+        except OSError as error:
+            raise CheckpointError(path, _unreadable(path, error)) from error
+        with file:
+            try:
+                payload = self._load(path, source=file)
+            except CheckpointError:
+                _verify(path, file)  # a checksum failure says more than a load failure
+                raise
+            _verify(path, file)
+        return payload
+
+    def _load(
+        self, path: Path, mapped: bool = True, source: CheckedFile | None = None,
+    ) -> dict[str, Any]:
         try:
             with _allowing(self.safe_globals):
-                loaded = torch.load(
-                    path, map_location="cpu", weights_only=True,
-                    mmap=mapped and _private_maps(),
-                )
+                if source is not None:
+                    loaded = torch.load(source, map_location="cpu", weights_only=True)
+                else:
+                    loaded = torch.load(
+                        path, map_location="cpu", weights_only=True,
+                        mmap=mapped and _private_maps(),
+                    )
         except FileNotFoundError:
             raise CheckpointError(path, "does not exist") from None
         except IsADirectoryError:
@@ -409,14 +437,18 @@ def _check(path: Path, payload: Mapping[str, Any], model_id: str | None) -> None
         )
 
 
-def _verify(path: Path) -> None:
-    """Check every record of the file against the checksum stored with it.
+def _verify(path: Path, opened: CheckedFile | None = None) -> None:
+    """Check every record of the file (read through ``opened``, if given) against the
+    checksum stored with it.
 
     Raises:
         CheckpointError: the file is missing, not a zip archive, truncated or damaged.
     """
     try:
-        verify(path)
+        if opened is not None:
+            opened.verify()
+        else:
+            verify(path)
     except FileNotFoundError:
         raise CheckpointError(path, "does not exist") from None
     except IsADirectoryError:
