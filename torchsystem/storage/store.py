@@ -138,6 +138,7 @@ class CheckpointStore:
         self.verify = verify
         self._summaries: dict[Path, tuple[tuple[int, int], Summary]] = {}
         self._made: set[Path] = set()
+        self._unsynced: set[Path] = set()  # folders with deletions not fsynced yet
 
     def folder(self, model_id: str) -> Path:
         """Where the checkpoints of ``model_id`` go."""
@@ -196,6 +197,7 @@ class CheckpointStore:
             os.replace(temporary, final)
             temporary = None
             _fsync_folder(final.parent)
+            self._unsynced.discard(final.parent)  # its deletions are durable too
         except (OSError, pickle.PicklingError, RuntimeError) as error:
             raise CheckpointError(
                 final, f"could not be written ({error}); the checkpoints before it are kept"
@@ -350,10 +352,15 @@ class CheckpointStore:
 
     def retain(
         self, model_id: str, *, keep: int, best: int = 0, metric: str | None = None,
-        mode: str = "min",
+        mode: str = "min", sync: bool = True,
     ) -> list[Path]:
         """Delete the complete checkpoints of ``model_id`` that are neither among the
-        ``keep`` newest nor the ``best`` by ``metric``; files it cannot read stay."""
+        ``keep`` newest nor the ``best`` by ``metric``; files it cannot read stay.
+
+        The folder is fsynced after deleting (the deletions are durable), or, with
+        ``sync=False``, by the next ``write`` to it or ``sync()``: a deletion lost to a
+        power cut only brings back an old complete checkpoint, which the next retention
+        deletes, and saves a write one fsync."""
         complete = list(self._complete(model_id))
         kept = {found.path for found in complete[-keep:]} if keep > 0 else set()
         if best > 0 and metric is not None:
@@ -366,8 +373,20 @@ class CheckpointStore:
                 os.unlink(path)
             self._summaries.pop(path, None)
         if removed:
-            _fsync_folder(self.folder(model_id))
+            folder = self.folder(model_id)
+            if sync:
+                _fsync_folder(folder)
+                self._unsynced.discard(folder)
+            else:
+                self._unsynced.add(folder)
         return removed
+
+    def sync(self) -> None:
+        """Make the deletions of ``retain(sync=False)`` durable (fsync their folders)."""
+        while self._unsynced:
+            folder = self._unsynced.pop()
+            with contextlib.suppress(FileNotFoundError):
+                _fsync_folder(folder)
 
     def _complete(self, model_id: str) -> Iterator[Summary]:
         for entry in self.entries(model_id):
