@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import torch
 
@@ -290,7 +290,9 @@ class CheckpointStore:
         try:
             with _allowing(self.safe_globals):
                 if source is not None:
-                    loaded = torch.load(source, map_location="cpu", weights_only=True)
+                    loaded = torch.load(
+                        cast(IO[bytes], source), map_location="cpu", weights_only=True,
+                    )
                 else:
                     loaded = torch.load(
                         path, map_location="cpu", weights_only=True,
