@@ -17,6 +17,7 @@ from tests.storage._models import Model, Run, digest, loaders, unwritable
 from torchsystem.consumers import Background
 from torchsystem.services import Consumer
 from torchsystem.storage import CheckpointError, Checkpoints, CheckpointStore
+from torchsystem.storage import store as store_module
 from torchsystem.storage.restore import set_epoch
 from torchsystem.training import Advanced, Stepped, Training
 
@@ -125,6 +126,36 @@ def test_retention_keeps_the_newest_and_the_best_by_the_validation_loss(tmp_path
     best = min(losses, key=losses.__getitem__)
     kept = [entry.epoch for entry in CheckpointStore(tmp_path).entries(model.id)]
     assert kept == sorted({best, model.epoch - 1, model.epoch})
+
+
+def test_deletions_are_made_durable_by_the_next_write_or_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    synced: list[tuple[Path, list[str]]] = []  # each folder fsync and what it covered
+    fsync_folder = store_module._fsync_folder
+
+    def recording(folder: Path) -> None:
+        fsync_folder(folder)
+        synced.append((folder, sorted(os.listdir(folder))))
+
+    monkeypatch.setattr(store_module, "_fsync_folder", recording)
+    model = Model()
+    checkpoints = Checkpoints(tmp_path, keep=1, supersede=False)
+    folder = checkpoints.store.folder(model.id)
+    for epoch in (1, 2, 3):
+        set_epoch(model, epoch)
+        checkpoints.save(model)
+        checkpoints._writer.flush()  # the writer alone, not Checkpoints.flush
+
+    assert [names for at, names in synced if at == folder] == [
+        ["epoch-00000001.pt"],
+        ["epoch-00000001.pt", "epoch-00000002.pt"],
+        ["epoch-00000002.pt", "epoch-00000003.pt"],  # the deletion of epoch 1 with it
+    ]
+    checkpoints.close()
+    assert [names for at, names in synced if at == folder][3:] == [["epoch-00000003.pt"]]
+    checkpoints.close()
+    assert len([at for at, _ in synced if at == folder]) == 4
 
 
 def test_an_unwritable_folder_is_refused_before_training(tmp_path: Path) -> None:

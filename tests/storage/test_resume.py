@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,29 @@ def test_the_newest_complete_checkpoint_is_used_when_a_newer_one_is_torn(
     model = run.fit(EPOCHS, kind)
 
     assert [error.path for error in run.checkpoints.resumed[model.id].skipped] == [newest]
+    assert run.checkpoints.resumed[model.id].epoch == 3
+    assert digest(model) == digest(whole)
+
+
+def test_a_newer_checkpoint_with_a_flipped_weight_is_never_applied(
+    uninterrupted: tuple[str, Model], tmp_path: Path,
+) -> None:
+    kind, whole = uninterrupted
+    train(tmp_path, 4, kind, keep=5, supersede=False)
+    newest = next(tmp_path.glob("*/epoch-00000004.pt"))
+    with zipfile.ZipFile(newest) as archive:  # a weight's bytes: torch.load alone takes it
+        member = next(info for info in archive.infolist() if info.filename.endswith("/0"))
+    data = bytearray(newest.read_bytes())
+    name, extra = struct.unpack_from("<HH", data, member.header_offset + 26)
+    data[member.header_offset + 30 + name + extra + member.compress_size // 2] ^= 0x01
+    newest.write_bytes(bytes(data))
+    run = Run(tmp_path, keep=5)
+
+    model = run.fit(EPOCHS, kind)
+
+    skipped = run.checkpoints.resumed[model.id].skipped
+    assert [error.path for error in skipped] == [newest]
+    assert f"{newest} is truncated or damaged (the bytes of record" in str(skipped[0])
     assert run.checkpoints.resumed[model.id].epoch == 3
     assert digest(model) == digest(whole)
 

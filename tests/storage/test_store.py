@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,16 @@ def test_newest_returns_the_newest_complete_checkpoint(tmp_path: Path) -> None:
     assert store.newest("other") is None
 
 
+def _flip_inside(path: Path, suffix: str) -> None:
+    """Flip one bit in the middle of the bytes of the record whose name ends in ``suffix``."""
+    with zipfile.ZipFile(path) as archive:
+        member = next(info for info in archive.infolist() if info.filename.endswith(suffix))
+    data = bytearray(path.read_bytes())
+    name, extra = struct.unpack_from("<HH", data, member.header_offset + 26)
+    data[member.header_offset + 30 + name + extra + member.compress_size // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
 def _truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -92,16 +104,24 @@ def _zero_a_block(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _flip_a_weight(path: Path) -> None:
+    """One flipped bit inside a tensor's bytes: ``torch.load`` alone loads it as is."""
+    _flip_inside(path, "data/0")
+
+
+@pytest.mark.parametrize("mapped", [True, False], ids=["mapped", "read"])
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
         (_truncate, r"epoch-00000002\.pt is truncated or damaged"),
         (_zero_a_block, r"epoch-00000002\.pt is truncated or damaged \(the bytes of record"),
+        (_flip_a_weight, r"epoch-00000002\.pt is truncated or damaged \(the bytes of record "
+                         r"'[^']*data/0' do not match their checksum\)"),
     ],
-    ids=["truncated", "torn"],
+    ids=["truncated", "torn", "flipped"],
 )
 def test_a_damaged_file_is_refused_with_its_path(
-    tmp_path: Path, damage: Any, message: str,
+    tmp_path: Path, damage: Any, message: str, mapped: bool,
 ) -> None:
     store = CheckpointStore(tmp_path)
     store.write("m", 1, payload(1))
@@ -109,7 +129,7 @@ def test_a_damaged_file_is_refused_with_its_path(
     damage(path)
 
     with pytest.raises(CheckpointError, match=message) as raised:
-        store.read(path, "m")
+        store.read(path, "m", mapped=mapped)
     assert raised.value.path == path
 
 

@@ -234,8 +234,9 @@ class Checkpoints(Consumer):
             self._staging.give(snapshot.buffers)
         found = summarize(path, snapshot.payload)
         self.store.remember(found)
-        removed = self.store.retain(
+        removed = self.store.retain(  # its deletions made durable by the next write's fsync
             snapshot.model_id, keep=self.keep, best=self.best, metric=self.metric, mode=self.mode,
+            sync=False,
         )
         self.saved = {**self.saved, snapshot.model_id: found}
         if self.index is not None:
@@ -334,6 +335,7 @@ class Checkpoints(Consumer):
             CheckpointError: a write failed.
         """
         self._writer.flush()
+        self.store.sync()  # the writer is idle: the deletions it left unsynced
 
     def close(self) -> None:
         """Write what is pending and stop the worker (idempotent).
@@ -343,6 +345,7 @@ class Checkpoints(Consumer):
         """
         try:
             self._writer.close()
+            self.store.sync()
         finally:
             self._staging.clear()
             if self.index is not None:

@@ -24,11 +24,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import torch
 
-from torchsystem.storage.checksums import verify
+from torchsystem.storage.checksums import CheckedFile, verify
 from torchsystem.storage.errors import CheckpointError
 
 __all__ = ["FORMAT", "VERSION", "CheckpointStore", "Entry", "Found", "Summary"]
@@ -138,6 +138,7 @@ class CheckpointStore:
         self.verify = verify
         self._summaries: dict[Path, tuple[tuple[int, int], Summary]] = {}
         self._made: set[Path] = set()
+        self._unsynced: set[Path] = set()  # folders with deletions not fsynced yet
 
     def folder(self, model_id: str) -> Path:
         """Where the checkpoints of ``model_id`` go."""
@@ -196,6 +197,7 @@ class CheckpointStore:
             os.replace(temporary, final)
             temporary = None
             _fsync_folder(final.parent)
+            self._unsynced.discard(final.parent)  # its deletions are durable too
         except (OSError, pickle.PicklingError, RuntimeError) as error:
             raise CheckpointError(
                 final, f"could not be written ({error}); the checkpoints before it are kept"
@@ -236,8 +238,9 @@ class CheckpointStore:
     ) -> dict[str, Any]:
         """The payload of the checkpoint at ``path``, checked whole before it is returned;
         tensors are on the CPU, memory-mapped from the file (``mapped``) or read into
-        memory of their own. The checksums are verified on another thread while the file
-        is loaded; a file that fails them is never returned.
+        memory of their own. Memory-mapped, the checksums are verified on another thread
+        while the file is loaded; read into memory, each chunk is checksummed as it is
+        read (the file is read once). A file that fails them is never returned.
 
         Raises:
             CheckpointError: the file is missing, truncated, damaged, not a torchsystem
@@ -247,7 +250,7 @@ class CheckpointStore:
         path = Path(path)
         if not self.verify:
             payload = self._load(path, mapped)
-        else:
+        elif mapped and _private_maps():
             with ThreadPoolExecutor(1, thread_name_prefix="checkpoint-checksums") as pool:
                 checked = pool.submit(_verify, path)
                 try:
@@ -256,16 +259,45 @@ class CheckpointStore:
                     checked.result()  # a checksum failure says more than a load failure
                     raise
                 checked.result()
+        else:
+            payload = self._load_checked(path)
         _check(path, payload, model_id)
         return payload
 
-    def _load(self, path: Path, mapped: bool = True) -> dict[str, Any]:
+    def _load_checked(self, path: Path) -> dict[str, Any]:
+        """Load into memory through a ``CheckedFile``: each chunk is checksummed as it
+        is read, then every record is compared with its stored checksum."""
+        try:
+            file = CheckedFile(path)
+        except FileNotFoundError:
+            raise CheckpointError(path, "does not exist") from None
+        except IsADirectoryError:
+            raise CheckpointError(path, "is a folder, not a checkpoint file") from None
+        except OSError as error:
+            raise CheckpointError(path, _unreadable(path, error)) from error
+        with file:
+            try:
+                payload = self._load(path, source=file)
+            except CheckpointError:
+                _verify(path, file)  # a checksum failure says more than a load failure
+                raise
+            _verify(path, file)
+        return payload
+
+    def _load(
+        self, path: Path, mapped: bool = True, source: CheckedFile | None = None,
+    ) -> dict[str, Any]:
         try:
             with _allowing(self.safe_globals):
-                loaded = torch.load(
-                    path, map_location="cpu", weights_only=True,
-                    mmap=mapped and _private_maps(),
-                )
+                if source is not None:
+                    loaded = torch.load(
+                        cast(IO[bytes], source), map_location="cpu", weights_only=True,
+                    )
+                else:
+                    loaded = torch.load(
+                        path, map_location="cpu", weights_only=True,
+                        mmap=mapped and _private_maps(),
+                    )
         except FileNotFoundError:
             raise CheckpointError(path, "does not exist") from None
         except IsADirectoryError:
@@ -322,10 +354,15 @@ class CheckpointStore:
 
     def retain(
         self, model_id: str, *, keep: int, best: int = 0, metric: str | None = None,
-        mode: str = "min",
+        mode: str = "min", sync: bool = True,
     ) -> list[Path]:
         """Delete the complete checkpoints of ``model_id`` that are neither among the
-        ``keep`` newest nor the ``best`` by ``metric``; files it cannot read stay."""
+        ``keep`` newest nor the ``best`` by ``metric``; files it cannot read stay.
+
+        The folder is fsynced after deleting (the deletions are durable), or, with
+        ``sync=False``, by the next ``write`` to it or ``sync()``: a deletion lost to a
+        power cut only brings back an old complete checkpoint, which the next retention
+        deletes, and saves a write one fsync."""
         complete = list(self._complete(model_id))
         kept = {found.path for found in complete[-keep:]} if keep > 0 else set()
         if best > 0 and metric is not None:
@@ -338,8 +375,20 @@ class CheckpointStore:
                 os.unlink(path)
             self._summaries.pop(path, None)
         if removed:
-            _fsync_folder(self.folder(model_id))
+            folder = self.folder(model_id)
+            if sync:
+                _fsync_folder(folder)
+                self._unsynced.discard(folder)
+            else:
+                self._unsynced.add(folder)
         return removed
+
+    def sync(self) -> None:
+        """Make the deletions of ``retain(sync=False)`` durable (fsync their folders)."""
+        while self._unsynced:
+            folder = self._unsynced.pop()
+            with contextlib.suppress(FileNotFoundError):
+                _fsync_folder(folder)
 
     def _complete(self, model_id: str) -> Iterator[Summary]:
         for entry in self.entries(model_id):
@@ -409,14 +458,18 @@ def _check(path: Path, payload: Mapping[str, Any], model_id: str | None) -> None
         )
 
 
-def _verify(path: Path) -> None:
-    """Check every record of the file against the checksum stored with it.
+def _verify(path: Path, opened: CheckedFile | None = None) -> None:
+    """Check every record of the file (read through ``opened``, if given) against the
+    checksum stored with it.
 
     Raises:
         CheckpointError: the file is missing, not a zip archive, truncated or damaged.
     """
     try:
-        verify(path)
+        if opened is not None:
+            opened.verify()
+        else:
+            verify(path)
     except FileNotFoundError:
         raise CheckpointError(path, "does not exist") from None
     except IsADirectoryError:
