@@ -5,7 +5,7 @@ import linecache
 import re
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -514,3 +514,35 @@ def test_the_whole_source_of_a_generator_dependency_is_pinned() -> None:
         "    _di_close(_di_stack)",
         "    return _di_res",
     ]
+
+
+def _shared() -> str:
+    return "s"
+
+
+def test_the_whole_source_of_a_shared_value_and_a_required_parameter_is_pinned() -> None:
+    @inject(Provider())
+    def handler(a: Annotated[str, Depends(_shared)], b: Annotated[str, Depends(_shared)],
+                query: str) -> str:
+        return a + b + query
+
+    lines = generated_source(handler).splitlines()
+
+    assert handler(query="q") == "ssq"
+    assert lines == [
+        "def handler(a=_di_M, b=_di_M, query=_di_R, *, _di_V=_di_M):",
+        "    if query is _di_R:",
+        "        _di_required('query')",
+        "    try:",
+        "        if a is _di_M or b is _di_M:",
+        lines[5],
+        "        if a is _di_M:",
+        "            a = _di_v0",
+        "        if b is _di_M:",
+        "            b = _di_v0",
+        "    except _di_NotImplementedError as _di_e:",
+        "        _di_V[0](_di_e)",
+        "        raise",
+        "    return _di_fn(a, b, query)",
+    ]
+    assert lines[5].startswith("            _di_v0 = _di_V[1]()  # ")

@@ -109,7 +109,6 @@ class Injected:
             self.stale = _function_code(stale_module, self.names("stale"))
         else:
             generated, module, self.stale = template.generated, template.module, template.stale
-        self.shared = template  # keeps the template's line-cache entries
         self.namespace = self.globals(generated.defaults)
         exec(module, self.namespace)  # evaluates the defaults once; later versions only swap code
         self.wrapper: Any = self.namespace[self.name]
