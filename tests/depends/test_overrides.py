@@ -537,3 +537,16 @@ def test_errors_and_repr_name_a_callable_object_key_by_its_repr() -> None:
     provider.override(placeholder, _device)
 
     assert repr(provider) == "Provider(overrides=['<placeholder>'])"
+
+
+def test_the_overrides_update_like_a_dict_from_pairs_and_keywords() -> None:
+    def device() -> str:
+        return "cpu"
+
+    def accelerator() -> str:
+        return "cuda"
+
+    overrides = Provider().dependency_overrides
+    overrides.update([(device, accelerator)], named=accelerator)
+
+    assert dict(overrides) == {device: accelerator, "named": accelerator}
