@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio.to_thread
-import httpx
 import pytest
 
 from tests.interfaces._apps import build
 from tests.interfaces._records import fill
 from tests.interfaces.conftest import Serve
-from torchsystem.interfaces.http import create_app
 
 
 def test_runs_newest_first_with_their_latest_metrics(serve: Serve, database: str) -> None:
@@ -154,58 +149,3 @@ def test_a_query_goes_to_a_worker_thread_once_for_its_read(
 
     assert {path: len(found) for path, found in trips_of.items()} == dict.fromkeys(
         trips_of, 1), trips_of
-
-
-def test_queries_take_turns_on_the_servers_query_threads(
-        serve: Serve, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, *_ = fill(database)
-    client = serve(build(), query_threads=1)
-    client.get("/runs")  # the first request of a server sets things up
-    gate = threading.Event()
-    inside: list[int] = []
-    most = 0
-    limiters: list[Any] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def gated(function: Any, *args: Any, **options: Any) -> Any:
-        limiters.append(options.get("limiter"))
-
-        def held(*inner: Any) -> Any:
-            nonlocal most
-            inside.append(1)
-            most = max(most, len(inside))
-            try:
-                if not gate.wait(30):
-                    raise TimeoutError("the test never opened the gate")
-                return function(*inner)
-            finally:
-                inside.pop()
-
-        return await run_sync(held, *args, **options)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", gated)
-
-    def get(path: str) -> int:
-        with httpx.Client(base_url=client.base_url, timeout=60) as own:
-            return own.get(path).status_code
-
-    paths = ("/runs", f"/runs/{first}/metrics", "/models")
-    with ThreadPoolExecutor(len(paths)) as pool:
-        answers = [pool.submit(get, path) for path in paths]
-        deadline = time.monotonic() + 30
-        while len(limiters) < 3 or limiters[0].statistics().tasks_waiting < 2:
-            assert time.monotonic() < deadline, f"{len(limiters)} queries arrived"
-            time.sleep(0.01)
-        waiting = limiters[0].statistics().tasks_waiting
-        gate.set()
-        statuses = [answer.result(60) for answer in answers]
-
-    assert statuses == [200, 200, 200]
-    assert (waiting, most) == (2, 1)  # one ran, two waited their turn
-    assert all(limiter is limiters[0] for limiter in limiters)
-    assert limiters[0].total_tokens == 1
-
-
-def test_query_threads_below_one_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"^query_threads must be >= 1, got 0$"):
-        create_app(build(), query_threads=0)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from torchsystem.interfaces.application import Application
 from torchsystem.interfaces.executors import Executor, ThreadExecutor
 from torchsystem.interfaces.http import commands, docs, jobs, page, queries
-from torchsystem.interfaces.http.dependencies import QUERY_THREADS, Server
+from torchsystem.interfaces.http.dependencies import Server
 from torchsystem.interfaces.http.security import Guard
 from torchsystem.interfaces.jobs import Jobs
 from torchsystem.runs.errors import RunDatabaseError
@@ -32,7 +32,6 @@ def create_app(
     application: Application, *, executor: Executor | None = None,
     devices: Sequence[str] | None = None, per_device: int = 1, max_queued: int = 100,
     database: str | None = None, token: str | None = None, max_body: int = MAX_BODY,
-    query_threads: int = QUERY_THREADS,
 ) -> FastAPI:
     """The HTTP API of ``application``.
 
@@ -41,12 +40,10 @@ def create_app(
     ``per_device`` say how many run at once; ``database`` is the run database (default:
     the application's, else ``$TORCHSYSTEM_DATABASE``, else ``runs/runs.db``); ``token``
     (default: ``$TORCHSYSTEM_TOKEN``) is required of every request when set; bodies
-    over ``max_body`` bytes are refused. At most ``query_threads`` queries of the run
-    database run at once, each in a worker thread; the others wait their turn in order
-    (more threads would share one interpreter and all finish late).
+    over ``max_body`` bytes are refused.
 
     Raises:
-        ValueError: an empty token, or ``query_threads`` below 1.
+        ValueError: an empty token.
 
     Example:
         >>> from torchsystem.interfaces import Application
@@ -61,7 +58,7 @@ def create_app(
     runner = ThreadExecutor(application) if executor is None else executor
     server = Server(application, Jobs(application, runner, devices=devices,
                                       per_device=per_device, max_queued=max_queued),
-                    application.database, query_threads=query_threads)
+                    application.database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

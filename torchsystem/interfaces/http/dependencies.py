@@ -10,7 +10,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from torchsystem.interfaces.application import Application
@@ -19,8 +18,7 @@ from torchsystem.runs.database import Database
 from torchsystem.runs.queries import RunRecord
 
 __all__ = [
-    "QUERY_THREADS", "ApplicationDep", "DatabaseDep", "JobsDep", "LatestCache", "Server",
-    "ServerDep",
+    "ApplicationDep", "DatabaseDep", "JobsDep", "LatestCache", "Server", "ServerDep",
     "get_application", "get_database", "get_jobs", "get_server",
 ]
 
@@ -69,18 +67,10 @@ class LatestCache:
                 self._values.popitem(last=False)
 
 
-QUERY_THREADS = 2
-
-
 @dataclass
 class Server:
     """The state one HTTP app serves: the application, its jobs and the run database
-    (opened when the server starts). ``runs`` caches the run ids of ended jobs;
-    ``readers`` lets ``query_threads`` queries of the run database run at once.
-
-    Raises:
-        ValueError: ``query_threads`` is below 1.
-    """
+    (opened when the server starts). ``runs`` caches the run ids of ended jobs."""
 
     application: Application
     jobs: Jobs
@@ -88,13 +78,6 @@ class Server:
     database: Database | None = None
     runs: dict[str, list[int]] = field(default_factory=dict)
     latest: LatestCache = field(default_factory=lambda: LatestCache())
-    query_threads: int = QUERY_THREADS
-    readers: CapacityLimiter = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.query_threads < 1:
-            raise ValueError(f"query_threads must be >= 1, got {self.query_threads}")
-        self.readers = CapacityLimiter(self.query_threads)
 
     def open(self) -> None:
         """Open (create if needed) the run database."""

@@ -5,20 +5,12 @@ each, bound parameters only) and never touch a running job's objects. Lists are 
 first and paginated with ``limit`` and ``offset``. Each answers a ``JSONResponse`` of
 plain data built here (the ``response_model`` documents it): validating it again through
 pydantic would cost a second trip to a worker thread and more time than the read.
-
-Each request makes one trip to a worker thread, among at most ``Server.query_threads``
-at once (``read``): the others wait their turn in order. Python runs one thread at a
-time, so more of them would not answer sooner; they would share the interpreter with
-the event loop, every query in progress would finish late, and the loop (which accepts
-requests, answers them and sends the jobs' events) would wait for its turn behind them.
 """
 
 import re
-from collections.abc import Callable
 from dataclasses import fields
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
@@ -50,13 +42,6 @@ Text = Annotated[str | None, Query(min_length=1, max_length=128)]
 Names = Annotated[list[str] | None, Query(max_length=50)]
 
 router = APIRouter(tags=["queries"], responses={404: {"model": Problem}})
-T = TypeVar("T")
-
-
-async def read(server: Server, function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` in a worker thread once one of the server's
-    ``query_threads`` is free (first come, first served)."""
-    return await anyio.to_thread.run_sync(function, *args, limiter=server.readers)
 
 
 def _unknown(error: UnknownRecord) -> HTTPException:
@@ -64,28 +49,19 @@ def _unknown(error: UnknownRecord) -> HTTPException:
 
 
 @router.get("/models", response_model=list[ModelOut], summary="Models, newest first")
-async def list_models(
-    server: ServerDep, database: DatabaseDep, name: Text = None, limit: Limit = 50,
+def list_models(
+    database: DatabaseDep, name: Text = None, limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSONResponse:
     """Models whose name contains ``name`` (any case) or whose hash starts with it."""
-    return await read(server, _list_models, database, name, limit, offset)
-
-
-def _list_models(database: Database, name: str | None, limit: int, offset: int
-                 ) -> JSONResponse:
     return JSONResponse([_model(model) for model in find_models(
         database, name=name, limit=limit, offset=offset)])
 
 
 @router.get("/models/{key}", response_model=ModelOut, summary="A model by hash (or prefix)")
-async def read_model(
-    key: Annotated[str, Path(pattern=MODEL_KEY)], server: ServerDep, database: DatabaseDep,
+def read_model(
+    key: Annotated[str, Path(pattern=MODEL_KEY)], database: DatabaseDep,
 ) -> JSONResponse:
-    return await read(server, _read_model, database, key)
-
-
-def _read_model(database: Database, key: str) -> JSONResponse:
     try:
         return JSONResponse(_model(get_model(database, key)))
     except UnknownRecord as error:
@@ -128,30 +104,20 @@ def _point(point: MetricRecord) -> dict[str, Any]:
 
 
 @router.get("/runs", response_model=list[RunOut], summary="Runs, newest first")
-async def list_runs(
+def list_runs(
     server: ServerDep, database: DatabaseDep, model: Text = None, name: Text = None,
     status: Annotated[str | None, Query(pattern=_STATUS)] = None, limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSONResponse:
     """Runs of the model whose hash starts with ``model``, of models whose name contains
     ``name``, with ``status``; each with the latest value of every metric."""
-    return await read(server, _list_runs, server, database, model, name, status, limit,
-                      offset)
-
-
-def _list_runs(server: Server, database: Database, model: str | None, name: str | None,
-               status: str | None, limit: int, offset: int) -> JSONResponse:
     found = find_runs(database, model=model, name=name, status=status, limit=limit,
                       offset=offset)
     return JSONResponse(_with_latest(server, database, found))
 
 
 @router.get("/runs/{run}", response_model=RunOut, summary="A run")
-async def read_run(run: RunId, server: ServerDep, database: DatabaseDep) -> JSONResponse:
-    return await read(server, _read_run, server, database, run)
-
-
-def _read_run(server: Server, database: Database, run: int) -> JSONResponse:
+def read_run(run: RunId, server: ServerDep, database: DatabaseDep) -> JSONResponse:
     try:
         return JSONResponse(_with_latest(server, database, [get_run(database, run)])[0])
     except UnknownRecord as error:
@@ -160,17 +126,12 @@ def _read_run(server: Server, database: Database, run: int) -> JSONResponse:
 
 @router.get("/runs/{run}/metrics", response_model=list[MetricOut],
             summary="A run's metric history, in the order recorded")
-async def read_metrics(
-    run: RunId, server: ServerDep, database: DatabaseDep, name: Names = None,
+def read_metrics(
+    run: RunId, database: DatabaseDep, name: Names = None,
     phase: Names = None, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     offset: Offset = 0,
 ) -> JSONResponse:
     """Values of ``run`` (repeat ``name`` and ``phase`` to keep only those)."""
-    return await read(server, _read_metrics, database, run, name, phase, limit, offset)
-
-
-def _read_metrics(database: Database, run: int, name: list[str] | None,
-                  phase: list[str] | None, limit: int, offset: int) -> JSONResponse:
     found = metric_history(database, [run], names=name, phases=phase, limit=limit,
                            offset=offset)
     if not found:  # none, or no such run
