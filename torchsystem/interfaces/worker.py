@@ -3,9 +3,10 @@
 
 Its first line of standard input is the job as JSON (id, command, arguments, device,
 the application's ``module:attribute`` reference, the run database, the descriptor of
-the pipe to report on, how much nicer than the server to run); a later line ``stop`` (or the end of the input: the server is
-gone) asks the job to stop after its current step. It reports JSON lines on the pipe:
-``event`` records while the handler runs, then one of ``result``, ``stopped``, ``error``.
+the pipe to report on, how much nicer than the server to run); a later line ``stop``
+(or the end of the input: the server is gone) asks the job to stop after its current
+step. It reports JSON lines on the pipe: ``event`` records while the handler runs,
+then one of ``result``, ``stopped``, ``error``.
 """
 
 from __future__ import annotations
