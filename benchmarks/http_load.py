@@ -103,14 +103,16 @@ def free_port() -> int:
         return port
 
 
-def start_server(database: Path, port: int, work: str) -> subprocess.Popen[bytes]:
+def start_server(database: Path, port: int, work: str, job_nice: int | None = None
+                 ) -> subprocess.Popen[bytes]:
     """The server, its output (and its jobs') in ``work``/server.log."""
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("TORCHSYSTEM_TOKEN", "TORCHSYSTEM_DATABASE")}
     environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), environment.get("PYTHONPATH", "")])
     return subprocess.Popen(
         [sys.executable, "-m", "torchsystem", "serve", "http_app:app", "--app-dir", str(HERE),
-         "--port", str(port), "--database", str(database), "--log-level", "warning"],
+         "--port", str(port), "--database", str(database), "--log-level", "warning",
+         *([] if job_nice is None else ["--job-nice", str(job_nice)])],
         cwd=work, env=environment, stdout=open(os.path.join(work, "server.log"), "wb"),
         stderr=subprocess.STDOUT)
 
@@ -243,7 +245,7 @@ async def measure(args: argparse.Namespace, database: Path) -> dict[str, Any]:
 
     port = free_port()
     work = tempfile.mkdtemp(prefix="torchsystem-http-bench-")
-    server = start_server(database, port, work)
+    server = start_server(database, port, work, args.job_nice)
     limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
@@ -389,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--epochs", type=int, default=300, help="epochs of each job")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--job-nice", type=int, default=None, metavar="N",
+                        help="the server's --job-nice (default: the server's own, 10)")
     parser.add_argument("--quick", action="store_true", help="one repeat, 120 epochs")
     parser.add_argument("--smoke", action="store_true",
                         help="200 runs, 20 rows each, short jobs: checks it works, no target")

@@ -151,7 +151,8 @@ def build(database: str | None = None, gate: threading.Event | None = None,
             if saved is not None:
                 saved.close()
         return {"epochs": model.epoch, "pid": os.getpid(), "device": job.device,
-                "run": recorder.run_id(model), "resumed": resumed}
+                "run": recorder.run_id(model), "resumed": resumed,
+                "nice": os.nice(0) if hasattr(os, "nice") else None}
 
     @app.command
     def echo(command: Echo) -> dict[str, Any]:

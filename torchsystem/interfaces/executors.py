@@ -6,7 +6,10 @@ fresh Python process (``python -m torchsystem.interfaces.worker``) that imports 
 application by reference (``module:attribute``): training then never competes with the
 server for the interpreter, a crash or an out-of-memory kill fails only that job, and
 the device's memory is returned when it ends. Events come back as JSON lines on a pipe;
-a stop request goes to the process's standard input.
+a stop request goes to the process's standard input. The process runs at a lower
+scheduling priority than the server (``nice``, ``JOB_NICE`` by default): training is
+batch work and the API is interactive, so where they compete for a CPU the server's
+requests go first and the job takes what is left.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from torchsystem.interfaces.events import jsonable
 from torchsystem.interfaces.job import Job
 from torchsystem.interfaces.stopping import JobStopped
 
-__all__ = ["Executor", "ProcessExecutor", "ThreadExecutor", "describe_error"]
+__all__ = ["JOB_NICE", "Executor", "ProcessExecutor", "ThreadExecutor", "describe_error"]
 
 logger = logging.getLogger("torchsystem.interfaces")
 LINGER = 30.0
+JOB_NICE = 10  # a job's process: this much nicer than the server (0 to 19)
 
 
 class Executor(Protocol):
@@ -76,23 +80,31 @@ class ProcessExecutor:
 
     ``reference`` is the ``module:attribute`` the worker imports the application from;
     ``path`` is put first on the worker's ``sys.path`` (the folder the server imported
-    it from).
+    it from). ``nice`` is added to the process's niceness before it imports anything
+    (``os.nice``; 0 keeps the server's priority, 19 is the lowest; ignored where the
+    platform has no niceness, Windows).
+
+    Raises:
+        ValueError: ``nice`` is not an int from 0 to 19.
 
     Example:
-        >>> ProcessExecutor(Application(), "src.app:app").reference
-        'src.app:app'
+        >>> ProcessExecutor(Application(), "src.app:app").nice
+        10
     """
 
-    def __init__(self, application: Application, reference: str, path: str | None = None
-                 ) -> None:
-        self.application, self.reference = application, reference
+    def __init__(self, application: Application, reference: str, path: str | None = None,
+                 *, nice: int = JOB_NICE) -> None:
+        if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19:
+            raise ValueError(f"nice must be an int from 0 (the server's priority) to 19 (the "
+                             f"lowest), got {nice!r}")
+        self.application, self.reference, self.nice = application, reference, nice
         self.path = os.getcwd() if path is None else path
 
     def run(self, job: Job, device: str) -> None:
         read, write = os.pipe()
         spec = {"job": job.id, "command": job.command, "arguments": job.arguments,
                 "device": device, "reference": self.reference,
-                "database": self.application.database, "fd": write}
+                "database": self.application.database, "fd": write, "nice": self.nice}
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [self.path, *filter(None, [os.environ.get("PYTHONPATH")])])}
         try:

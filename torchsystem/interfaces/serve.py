@@ -2,10 +2,12 @@
 
     torchsystem serve src.app:app [--host 127.0.0.1] [--port 8000] [--database URL]
                                   [--devices cpu,cuda:0] [--per-device 1] [--in-process]
+                                  [--job-nice 10]
 
 It listens on 127.0.0.1 unless told otherwise, and refuses any other address unless a
 token is set in ``$TORCHSYSTEM_TOKEN`` (every request must then carry it). Each job runs
-in a process of its own (``--in-process``: in a thread of the server).
+in a process of its own (``--in-process``: in a thread of the server), ``--job-nice``
+steps nicer than the server, so that queries stay fast while a job trains.
 """
 
 import argparse
@@ -62,16 +64,19 @@ def serve(
     application: Application, *, host: str = "127.0.0.1", port: int = 8000,
     reference: str | None = None, in_process: bool = False,
     devices: Sequence[str] | None = None, per_device: int = 1, database: str | None = None,
-    log_level: str = "info", app_dir: str | None = None,
+    log_level: str = "info", app_dir: str | None = None, job_nice: int | None = None,
 ) -> None:
     """Serve ``application`` until interrupted (Ctrl-C stops the jobs, then the server).
+    ``job_nice``: how much nicer than the server each job's process runs (0 to 19;
+    default ``JOB_NICE``, 10; unused with ``in_process``).
 
     Raises:
         UnsafeAddress: ``host`` is not loopback and no token is set.
+        ValueError: ``job_nice`` is out of range.
     """
     import uvicorn
 
-    from torchsystem.interfaces.executors import ProcessExecutor, ThreadExecutor
+    from torchsystem.interfaces.executors import JOB_NICE, ProcessExecutor, ThreadExecutor
     from torchsystem.interfaces.http.app import create_app
 
     token = os.environ.get(TOKEN) or None
@@ -79,7 +84,8 @@ def serve(
     if in_process:
         executor: ThreadExecutor | ProcessExecutor = ThreadExecutor(application)
     else:
-        executor = ProcessExecutor(application, reference or locate(application), app_dir)
+        executor = ProcessExecutor(application, reference or locate(application), app_dir,
+                                   nice=JOB_NICE if job_nice is None else job_nice)
     app = create_app(application, executor=executor, devices=devices, per_device=per_device,
                      database=database, token=token)
     shown = f"[{host}]" if ":" in host else host
@@ -105,8 +111,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="run jobs in threads of the server instead of their own "
                              "processes")
+    parser.add_argument("--job-nice", type=_niceness, default=None, metavar="N",
+                        help="run each job's process N steps nicer than the server, 0 to 19 "
+                             "(default: 10): training yields the CPU to the server's "
+                             "requests; 0 keeps the server's priority")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"])
+
+
+def _niceness(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a niceness from 0 to 19")
+    return value
 
 
 def serve_from(args: argparse.Namespace, application: Application,
@@ -115,7 +135,8 @@ def serve_from(args: argparse.Namespace, application: Application,
     try:
         serve(application, host=args.host, port=args.port, reference=reference,
               in_process=args.in_process, devices=args.devices, per_device=args.per_device,
-              database=args.database, log_level=args.log_level, app_dir=app_dir)
+              database=args.database, log_level=args.log_level, app_dir=app_dir,
+              job_nice=args.job_nice)
     except (UnsafeAddress, LookupError) as error:
         print(f"serve: {error}", file=sys.stderr)
         return 1

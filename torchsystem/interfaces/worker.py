@@ -3,9 +3,10 @@
 
 Its first line of standard input is the job as JSON (id, command, arguments, device,
 the application's ``module:attribute`` reference, the run database, the descriptor of
-the pipe to report on); a later line ``stop`` (or the end of the input: the server is
-gone) asks the job to stop after its current step. It reports JSON lines on the pipe:
-``event`` records while the handler runs, then one of ``result``, ``stopped``, ``error``.
+the pipe to report on, how much nicer than the server to run); a later line ``stop``
+(or the end of the input: the server is gone) asks the job to stop after its current
+step. It reports JSON lines on the pipe: ``event`` records while the handler runs,
+then one of ``result``, ``stopped``, ``error``.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def _listen(stop: threading.Event) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at the server: it stops the jobs
     spec = json.loads(sys.stdin.readline())
+    if spec.get("nice") and hasattr(os, "nice"):
+        os.nice(spec["nice"])  # before the application's imports: they are work too
     logging.basicConfig(level=logging.INFO, format=f"[job {spec['job']}] %(message)s")
     reporter = _Reporter(os.fdopen(spec["fd"], "w", encoding="utf-8"))
     stop = threading.Event()
