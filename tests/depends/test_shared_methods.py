@@ -179,6 +179,7 @@ def test_generator_handlers_share_their_version_and_close_per_call() -> None:
 
         @handler
         def stream(self, session: str = Depends(session)) -> Iterator[str]:
+            log.append("streaming")  # the session is still open here
             yield f"{self.name} streams with {session}"
 
     first, second = Reader("first"), Reader("second")
@@ -187,7 +188,7 @@ def test_generator_handlers_share_their_version_and_close_per_call() -> None:
     assert first.read() == "first read with session"
     assert second.read() == "second read with session"
     assert list(second.stream()) == ["second streams with session"]
-    assert log == ["open", "close"] * 3
+    assert log == ["open", "close", "open", "close", "open", "streaming", "close"]
 
 
 def test_a_cleared_line_cache_gets_the_shared_source_back_with_the_next_instance() -> None:
