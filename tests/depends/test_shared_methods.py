@@ -105,18 +105,25 @@ def test_a_removed_override_restores_the_dependency() -> None:
     assert worker.run("mlp") == "mlp on cpu by first"
 
 
-def test_the_traceback_of_a_shared_version_shows_its_generated_line() -> None:
-    worker = worker_class()
-    worker("first")  # the shared version exists before the instance that fails
+def _failing_line(worker: Any) -> str:
+    """The generated line a new instance's failing dependency call shows in its traceback."""
     failing = worker("second")
     with pytest.raises(RuntimeError, match="the dependency broke") as raised:
         failing.fail()
-
     lines = _generated_lines(raised)
     assert lines
     assert lines[0] is not None
-    assert "# " in lines[0]
-    assert "broken" in lines[0]
+    return lines[0]
+
+
+def test_the_traceback_of_a_shared_version_shows_its_generated_line() -> None:
+    worker = worker_class()
+    worker("first")  # the shared version exists before the instance that fails
+
+    line = _failing_line(worker)
+
+    assert "# " in line
+    assert "broken" in line
 
 
 def test_the_line_cache_holds_the_shared_source_as_it_is() -> None:
@@ -195,12 +202,5 @@ def test_a_cleared_line_cache_gets_the_shared_source_back_with_the_next_instance
     worker = worker_class()
     worker("first")
     linecache.clearcache()
-    failing = worker("second")
 
-    with pytest.raises(RuntimeError, match="the dependency broke") as raised:
-        failing.fail()
-
-    lines = _generated_lines(raised)
-    assert lines
-    assert lines[0] is not None
-    assert "broken" in lines[0]
+    assert "broken" in _failing_line(worker)
