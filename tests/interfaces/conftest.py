@@ -82,3 +82,28 @@ def wait_for(client: httpx.Client, job: str, timeout: float = 30) -> dict[str, A
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job} still {found['status']} after {timeout} s")
         time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def wait_until_serving(client: httpx.Client, process: Any, timeout: float = 60) -> None:
+    """Poll ``GET /commands`` until the server ``process`` answers (bounded wait).
+
+    Raises:
+        RuntimeError: the process exited, or did not answer within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.get("/commands").raise_for_status()
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {process.stdout}") from None
+            time.sleep(0.1)

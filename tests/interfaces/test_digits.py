@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.interfaces.conftest import free_port, wait_until_serving
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 TORCHSYSTEM = Path(sys.executable).parent / "torchsystem"
@@ -75,24 +76,14 @@ def test_ctrl_c_in_the_foreground_stops_after_the_step_and_the_same_command_resu
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[httpx.Client]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [str(TORCHSYSTEM), "serve", "src.app:app", "--app-dir", str(EXAMPLE), "--port",
          str(port), "--log-level", "warning"], cwd=tmp_path, env=environment(),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                client.get("/commands").raise_for_status()
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start: {process.stdout}") from None
-                time.sleep(0.1)
+        wait_until_serving(client, process)
         yield client
     finally:
         client.close()

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.interfaces import _apps
-from tests.interfaces.conftest import Serve, wait_for
+from tests.interfaces.conftest import Serve, free_port, wait_for, wait_until_serving
 from torchsystem.interfaces import serve
 from torchsystem.interfaces.executors import JOB_NICE, ProcessExecutor
 
@@ -105,9 +103,7 @@ def test_a_failure_in_the_process_fails_the_job(serve: Serve,
 @pytest.mark.skipif(not hasattr(os, "nice"), reason="no scheduling priorities (Windows)")
 def test_torchsystem_serve_job_nice_sets_the_niceness_of_the_job_processes(
         tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("TORCHSYSTEM_TOKEN", "TORCHSYSTEM_DATABASE")}
     process = subprocess.Popen(
@@ -117,15 +113,7 @@ def test_torchsystem_serve_job_nice_sets_the_niceness_of_the_job_processes(
         stderr=subprocess.STDOUT, text=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    client.get("/commands").raise_for_status()
-                    break
-                except httpx.TransportError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("the server did not start") from None
-                    time.sleep(0.1)
+            wait_until_serving(client, process)
             job = wait_for(client, client.post("/commands/fit", json={"epochs": 1})
                            .json()["id"], 90)
     finally:

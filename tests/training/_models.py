@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torchsystem import Aggregate
 from torchsystem.registry import gethash, register
 from torchsystem.services import Consumer, Producer, event
-from torchsystem.training import Accuracy, TensorLoader, Training
+from torchsystem.training import Accuracy, Iterated, TensorLoader, Training
 
 
 @register
@@ -78,6 +78,18 @@ def loaders(
         *data(validation_batches * batch_size, seed=1), batch_size=batch_size, shuffle=False
     )
     return [("train", train), ("validation", validation)]
+
+
+def stop_at(epoch: int, reason: BaseException | type[BaseException] = StopIteration) -> Consumer:
+    """A consumer that enqueues ``reason`` on the aggregate when ``epoch`` is iterated."""
+    stopper = Consumer()
+
+    @stopper.handler
+    def stop(event: Iterated) -> None:
+        if event.epoch == epoch:
+            event.model.events.enqueue(reason)
+
+    return stopper
 
 
 def recorder(producer: Producer) -> list[Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.training._models import Classifier, loaders, recorder
+from tests.training._models import Classifier, loaders, recorder, stop_at
 from torchsystem.services import Consumer
 from torchsystem.training import (
     OUTCOMES,
@@ -81,14 +81,7 @@ def test_a_resumed_fit_starts_at_the_next_epoch() -> None:
 
 def test_an_early_stop_ends_stopped_early_after_stopped() -> None:
     training, model, reason = Training(), Classifier(), StopIteration("plateau")
-    stopper = Consumer()
-
-    @stopper.handler
-    def stop_at_second(event: Iterated) -> None:
-        if event.epoch == 2:
-            event.model.events.enqueue(reason)
-
-    training.producer.register(stopper)
+    training.producer.register(stop_at(2, reason))
     seen = recorder(training.producer)
 
     training.fit(model, loaders(), epochs=10)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from tests.training._models import Classifier, data, host_reads, loaders, recorder
+from tests.training._models import Classifier, data, host_reads, loaders, recorder, stop_at
 from torchsystem.services import Consumer, Producer
 from torchsystem.training import (
     Accuracy,
@@ -333,14 +333,7 @@ def test_fit_runs_nothing_when_the_model_already_reached_epochs() -> None:
 @pytest.mark.parametrize("commits", [True, False], ids=["onepoch-commits", "service-commits"])
 def test_fit_stops_cleanly_at_a_stop_iteration_from_the_models_events(commits: bool) -> None:
     training, model = Training(), Classifier(commits=commits)
-    stopper = Consumer()
-
-    @stopper.handler
-    def stop_after_second(event: Iterated) -> None:
-        if event.epoch == 2:
-            event.model.events.enqueue(StopIteration)
-
-    training.producer.register(stopper)
+    training.producer.register(stop_at(2))
 
     assert training.fit(model, loaders(), epochs=10) == 2
     assert model.epoch == 2
@@ -348,14 +341,7 @@ def test_fit_stops_cleanly_at_a_stop_iteration_from_the_models_events(commits: b
 
 def test_an_early_stop_dispatches_stopped_with_the_reason() -> None:
     training, model, reason = Training(), Classifier(), StopIteration("plateau")
-    stopper = Consumer()
-
-    @stopper.handler
-    def stop_after_second(event: Iterated) -> None:
-        if event.epoch == 2:
-            event.model.events.enqueue(reason)
-
-    training.producer.register(stopper)
+    training.producer.register(stop_at(2, reason))
     seen = recorder(training.producer)
 
     training.fit(model, loaders(), epochs=10)

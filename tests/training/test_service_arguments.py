@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from tests.training._models import Classifier, loaders, recorder
+from tests.training._models import Classifier, loaders, recorder, stop_at
 from torchsystem.services import Consumer
 from torchsystem.training import (
     Accuracy,
@@ -69,14 +69,7 @@ def test_each_pass_event_carries_its_loader() -> None:
 
 def test_advanced_carries_the_stop_of_its_epoch_and_none_before() -> None:
     training, model, reason = Training(), Classifier(commits=False), StopIteration("plateau")
-    stopper = Consumer()
-
-    @stopper.handler
-    def stop_at_second(event: Iterated) -> None:
-        if event.epoch == 2:
-            event.model.events.enqueue(reason)
-
-    training.producer.register(stopper)
+    training.producer.register(stop_at(2, reason))
     seen = recorder(training.producer)
 
     training.fit(model, loaders(), epochs=5)
