@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from typing import Any
 
 import anyio.to_thread
@@ -10,6 +13,8 @@ import pytest
 from tests.interfaces._apps import build
 from tests.interfaces._records import fill
 from tests.interfaces.conftest import Serve
+from torchsystem.runs import Database
+from torchsystem.runs.records import add_metrics, add_model, end_run, start_run
 
 
 def test_runs_newest_first_with_their_latest_metrics(serve: Serve, database: str) -> None:
@@ -149,3 +154,93 @@ def test_a_query_goes_to_a_worker_thread_once_for_its_read(
 
     assert {path: len(found) for path, found in trips_of.items()} == dict.fromkeys(
         trips_of, 1), trips_of
+
+
+def _strict(text: str) -> Any:
+    """JSON as a browser reads it: NaN and Infinity are errors."""
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_that_ended_is_answered_as_it_was_and_a_running_one_anew(
+        serve: Serve, database: str) -> None:
+    first, *_ = fill(database, runs=1)
+    with Database(database) as opened, opened.transaction() as connection:
+        running = start_run(connection, "3f2a9c01b7de00", pid=os.getpid())
+        add_metrics(connection, [{"run": running, "epoch": 1, "phase": "train",
+                                  "name": "loss", "value": 2.0}])
+    client = serve(build())
+    before = {run["id"]: run for run in client.get("/runs").json()}
+    with Database(database) as opened, opened.transaction() as connection:
+        add_metrics(connection, [{"run": run, "epoch": 9, "phase": "train", "name": "loss",
+                                  "value": 0.125} for run in (first, running)])
+
+    after = {run["id"]: run for run in client.get("/runs").json()}
+
+    assert before[running]["latest"] == {"loss/train": 2.0}
+    assert after[running]["latest"] == {"loss/train": 0.125}  # still running: read anew
+    assert after[first] == before[first]  # ended: its answer was made once
+    assert client.get(f"/runs/{first}").json() == before[first]
+    assert after[first]["latest"]["loss/train"] == 0.25
+
+
+def test_stored_json_is_sent_as_strict_json(serve: Serve, database: str) -> None:
+    with Database(database) as opened, opened.transaction() as connection:
+        add_model(connection, "3f2a9c01b7de00", "MLP", {}, created=1.0)
+        odd = start_run(connection, "3f2a9c01b7de00", pid=os.getpid(), started=1.0,
+                        hyperparameters={"lr": math.nan, "clip": [math.inf, 1.5],
+                                         "name": "NaN \u00e9\"\\", "nested": {"x": -math.inf}},
+                        command=["train", "--name", "Infinity"])
+        end_run(connection, odd, "finished", ended=2.0)
+    client = serve(build())
+
+    listed, one = client.get("/runs"), client.get(f"/runs/{odd}")
+
+    assert _strict(listed.text)[0] == _strict(one.text)
+    assert _strict(one.text)["hyperparameters"] == {
+        "lr": None, "clip": [None, 1.5], "name": "NaN \u00e9\"\\", "nested": {"x": None}}
+    assert _strict(one.text)["command"] == ["train", "--name", "Infinity"]
+    assert listed.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("readers", [1, 3])
+def test_reads_of_the_run_database_run_at_most_readers_at_once(
+        serve: Serve, database: str, monkeypatch: pytest.MonkeyPatch, readers: int) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torchsystem.interfaces.http import queries
+
+    fill(database, runs=2)
+    lock, running, most = threading.Lock(), [0], [0]
+    find = queries.find_run_rows
+
+    def slow(*args: Any, **options: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        try:
+            return find(*args, **options)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(queries, "find_run_rows", slow)
+    client = serve(build(), readers=readers)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: client.get("/runs").status_code, range(12)))
+
+    assert answers == [200] * 12
+    assert most[0] == readers
+
+
+def test_readers_under_one_are_refused() -> None:
+    from torchsystem.interfaces.http import create_app
+
+    with pytest.raises(ValueError, match=r"readers=0: at least one read"):
+        create_app(build(), readers=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 
@@ -11,11 +12,13 @@ from torchsystem.runs import Database, UnknownRecord
 from torchsystem.runs.queries import (
     find_checkpoints,
     find_models,
+    find_run_rows,
     find_runs,
     get_model,
     get_run,
     latest_metrics,
     metric_history,
+    metric_rows,
 )
 from torchsystem.runs.records import (
     add_checkpoint,
@@ -111,3 +114,31 @@ def test_the_table_printer_aligns_numbers_right() -> None:
     assert cell(math.nan) == "nan"
     assert flatten({"optimizer": {"groups": [{"lr": 0.1}], "betas": [0.9, 0.99]}}) == {
         "optimizer.groups.0.lr": 0.1, "optimizer.betas": [0.9, 0.99]}
+
+
+def test_rows_for_a_server_carry_the_stored_json_and_no_nan(database: Database) -> None:
+    with database.transaction() as connection:
+        add_model(connection, "abc", "Net", {})
+        first = start_run(connection, "abc", hyperparameters={"lr": 0.1, "sizes": [8, 16]},
+                          command=["train", "--lr", "0.1"])
+        second = start_run(connection, "abc", hyperparameters={})
+        add_metrics(connection, [
+            {"run": first, "epoch": epoch, "phase": phase, "name": "loss", "value": value,
+             "step": epoch * 10, "time": float(epoch)}
+            for epoch, value in ((2, 0.5), (1, math.nan)) for phase in ("train", "valid")])
+        end_run(connection, first, "finished")
+
+    rows = find_run_rows(database)
+    (one,) = find_run_rows(database, run=first)
+
+    assert [row.id for row in rows] == [second, first]
+    assert json.loads(one.command) == ["train", "--lr", "0.1"]  # JSON text, as stored
+    assert json.loads(one.hyperparameters) == {"lr": 0.1, "sizes": [8, 16]}
+    assert (one.effective, one.model_name) == ("finished", "Net")
+    assert find_run_rows(database, run=first + second) == []
+    assert metric_rows(database, first) == [
+        (first, 1, 10, "train", "loss", None, 1.0), (first, 1, 10, "valid", "loss", None, 1.0),
+        (first, 2, 20, "train", "loss", 0.5, 2.0), (first, 2, 20, "valid", "loss", 0.5, 2.0)]
+    assert metric_rows(database, first, phases=["valid"], limit=1, offset=1) == [
+        (first, 2, 20, "valid", "loss", 0.5, 2.0)]
+    assert metric_rows(database, first, names=["accuracy"]) == []

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, Text, and_, case, cast, func, literal, or_, select
 
 from torchsystem.runs.database import Database
 from torchsystem.runs.errors import UnknownRecord
@@ -32,11 +32,13 @@ __all__ = [
     "RunRecord",
     "find_checkpoints",
     "find_models",
+    "find_run_rows",
     "find_runs",
     "get_model",
     "get_run",
     "latest_metrics",
     "metric_history",
+    "metric_rows",
 ]
 
 
@@ -149,12 +151,26 @@ def _unknown(database: Database, kind: str, key: str, candidates: list[str]) -> 
     return f"no {kind} {key!r} in {database.name}; the latest are {latest}"
 
 
-def _runs_query(dead: frozenset[int]) -> Select[Any]:
+def _runs_query(dead: frozenset[int], raw: bool = False) -> Select[Any]:
+    if not dead:  # the usual case: built once (statements are immutable)
+        return _LIVE_QUERIES[raw]
+    return _build_runs_query(dead, raw)
+
+
+def _build_runs_query(dead: frozenset[int], raw: bool) -> Select[Any]:
     status: Any = runs.c.status
     if dead:  # a dead run reads as interrupted even where it cannot be marked so
         status = case((runs.c.id.in_(dead), literal(INTERRUPTED)), else_=runs.c.status)
-    return select(runs, models.c.name.label("model_name"), status.label("effective")).join(
-        models, models.c.hash == runs.c.model)
+    columns: list[Any] = [runs]
+    if raw:  # the JSON columns as the text stored, never decoded
+        columns = [column for column in runs.c if column.name not in _JSON_COLUMNS]
+        columns += [cast(runs.c[name], Text).label(name) for name in _JSON_COLUMNS]
+    return select(*columns, models.c.name.label("model_name"), status.label("effective")) \
+        .join(models, models.c.hash == runs.c.model)
+
+
+_JSON_COLUMNS = ("command", "hyperparameters")
+_LIVE_QUERIES = {raw: _build_runs_query(frozenset(), raw) for raw in (False, True)}
 
 
 def _run(row: Any) -> RunRecord:
@@ -171,8 +187,28 @@ def find_runs(
 ) -> list[RunRecord]:
     """Runs, newest first: of the model whose hash starts with ``model``, of models whose
     name contains ``name`` (any case) or whose hash starts with it, with ``status``."""
+    return [_run(row) for row in _find_rows(database, model, name, status, limit, offset)]
+
+
+def find_run_rows(
+    database: Database, *, model: str | None = None, name: str | None = None,
+    status: str | None = None, limit: int | None = None, offset: int = 0,
+    run: int | None = None,
+) -> list[Any]:
+    """What ``find_runs`` finds (or only ``run``), as the rows read: the fields of
+    ``RunRecord`` (``effective`` is the status) with ``command`` and ``hyperparameters``
+    as the JSON text stored, for a server that sends them on without decoding them."""
+    return _find_rows(database, model, name, status, limit, offset, run=run, raw=True)
+
+
+def _find_rows(
+    database: Database, model: str | None, name: str | None, status: str | None,
+    limit: int | None, offset: int, *, run: int | None = None, raw: bool = False,
+) -> list[Any]:
     dead = database.reconcile()
-    query = _runs_query(dead).order_by(runs.c.id.desc())
+    query = _runs_query(dead, raw).order_by(runs.c.id.desc())
+    if run is not None:
+        query = query.where(runs.c.id == run)
     if model is not None:
         query = query.where(runs.c.model.startswith(model, autoescape=True))
     if name is not None:
@@ -181,8 +217,7 @@ def find_runs(
     if status is not None:
         query = query.where(_status_is(status, dead))
     with database.translated(), database.transaction(write=False) as connection:
-        rows = connection.execute(query.limit(limit).offset(offset)).all()
-    return [_run(row) for row in rows]
+        return list(connection.execute(query.limit(limit).offset(offset)).all())
 
 
 def _status_is(status: str, dead: frozenset[int]) -> Any:
@@ -229,6 +264,26 @@ def metric_history(
         rows = connection.execute(query.limit(limit).offset(offset)).all()
     return [MetricRecord(row.run, row.epoch, row.step, row.phase, row.name,
                          math.nan if row.value is None else row.value, row.time) for row in rows]
+
+
+def metric_rows(
+    database: Database, run: int, *, names: Sequence[str] | None = None,
+    phases: Sequence[str] | None = None, limit: int | None = None, offset: int = 0,
+) -> list[tuple[int, int, int | None, str, str, float | None, float]]:
+    """``metric_history`` of one run as plain tuples ``(run, epoch, step, phase, name,
+    value, time)``, ``None`` for a NaN: no record is built, for a server that sends
+    them on."""
+    query = select(metrics.c.run, metrics.c.epoch, metrics.c.step, metrics.c.phase,
+                   metrics.c.name, metrics.c.value, metrics.c.time).where(metrics.c.run == run)
+    if names is not None:
+        query = query.where(metrics.c.name.in_(list(names)))
+    if phases is not None:
+        query = query.where(metrics.c.phase.in_(list(phases)))
+    query = query.order_by(metrics.c.epoch, metrics.c.id).limit(limit).offset(offset)
+    with database.translated(), database.transaction(write=False) as connection:
+        rows = connection.execute(query).all()
+    return [(row[0], row[1], row[2], row[3], row[4],
+             None if row[5] is None or row[5] != row[5] else row[5], row[6]) for row in rows]
 
 
 def latest_metrics(

@@ -32,6 +32,7 @@ def create_app(
     application: Application, *, executor: Executor | None = None,
     devices: Sequence[str] | None = None, per_device: int = 1, max_queued: int = 100,
     database: str | None = None, token: str | None = None, max_body: int = MAX_BODY,
+    readers: int | None = None,
 ) -> FastAPI:
     """The HTTP API of ``application``.
 
@@ -40,10 +41,12 @@ def create_app(
     ``per_device`` say how many run at once; ``database`` is the run database (default:
     the application's, else ``$TORCHSYSTEM_DATABASE``, else ``runs/runs.db``); ``token``
     (default: ``$TORCHSYSTEM_TOKEN``) is required of every request when set; bodies
-    over ``max_body`` bytes are refused.
+    over ``max_body`` bytes are refused; ``readers`` is how many reads of the run database
+    run at once (default: 2 for SQLite, 8 for a database server; the others wait their
+    turn, first come, first served).
 
     Raises:
-        ValueError: an empty token.
+        ValueError: an empty token, or ``readers`` under 1.
 
     Example:
         >>> from torchsystem.interfaces import Application
@@ -53,12 +56,15 @@ def create_app(
     token = os.environ.get(TOKEN) if token is None else token
     if token is not None and not token.strip():
         raise ValueError(f"the token is empty: set ${TOKEN} to a secret, or unset it")
+    if readers is not None and readers < 1:
+        raise ValueError(f"readers={readers!r}: at least one read of the run database must "
+                         "be able to run")
     if database is not None:
         application.database = database
     runner = ThreadExecutor(application) if executor is None else executor
     server = Server(application, Jobs(application, runner, devices=devices,
                                       per_device=per_device, max_queued=max_queued),
-                    application.database)
+                    application.database, readers=readers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

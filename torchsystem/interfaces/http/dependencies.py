@@ -7,62 +7,59 @@ function dependency in a worker thread, a trip that costs more than what they do
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 
 from torchsystem.interfaces.application import Application
 from torchsystem.interfaces.jobs import Jobs
 from torchsystem.runs.database import Database
-from torchsystem.runs.queries import RunRecord
 
 __all__ = [
-    "ApplicationDep", "DatabaseDep", "JobsDep", "LatestCache", "Server", "ServerDep",
+    "ApplicationDep", "DatabaseDep", "EndedRuns", "JobsDep", "Server", "ServerDep",
     "get_application", "get_database", "get_jobs", "get_server",
 ]
 
+T = TypeVar("T")
 
-class LatestCache:
-    """The latest metrics of runs that ended (they never change again), the most recently
-    used ``size`` of them, shared by the request threads.
+
+class EndedRuns:
+    """The JSON of runs that ended, as ``/runs`` answers each (their record and latest
+    metrics never change again): the most recently used ``size`` of them, shared by the
+    request threads.
 
     Example:
-        >>> from torchsystem.runs.queries import RunRecord
-        >>> run = RunRecord(1, "3f2a", "MLP", "finished", 0.0, 1.0, 3, "host", 1, None, [],
-        ...                 {}, None)
-        >>> cache = LatestCache()
-        >>> cache.put_many([run], {1: {"loss/train": 0.5}})
-        >>> cache.get_many([run])
-        {1: {'loss/train': 0.5}}
+        >>> cache = EndedRuns()
+        >>> cache.put(1, b'{"id":1}')
+        >>> cache.get(1), cache.get(2)
+        (b'{"id":1}', None)
     """
 
     ENDED = frozenset({"finished", "stopped early", "failed"})
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._values: OrderedDict[int, dict[str, float | None]] = OrderedDict()
+        self._values: OrderedDict[int, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_many(self, runs: list[RunRecord]) -> dict[int, dict[str, float | None]]:
-        """What is cached for ``runs``."""
-        found = {}
+    def get(self, run: int) -> bytes | None:
+        """The JSON of ``run``, if it is kept."""
         with self._lock:
-            for run in runs:
-                value = self._values.get(run.id)
-                if value is not None:
-                    self._values.move_to_end(run.id)
-                    found[run.id] = value
-        return found
+            value = self._values.get(run)
+            if value is not None:
+                self._values.move_to_end(run)
+            return value
 
-    def put_many(self, runs: list[RunRecord], values: dict[int, dict[str, float | None]]
-                 ) -> None:
-        """Remember the values of those ``runs`` that have ended."""
+    def put(self, run: int, value: bytes) -> None:
+        """Keep the JSON of ``run`` (one that has ended), forgetting the least recent."""
         with self._lock:
-            for run in runs:
-                if run.status in self.ENDED and run.id in values:
-                    self._values[run.id] = values[run.id]
-                    self._values.move_to_end(run.id)
+            self._values[run] = value
+            self._values.move_to_end(run)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
 
@@ -70,14 +67,34 @@ class LatestCache:
 @dataclass
 class Server:
     """The state one HTTP app serves: the application, its jobs and the run database
-    (opened when the server starts). ``runs`` caches the run ids of ended jobs."""
+    (opened when the server starts). ``runs`` caches the run ids of ended jobs, ``ended``
+    the JSON of ended runs.
+
+    ``readers`` is how many run-database reads run at once, each in a worker thread of
+    its own (default: 2 for SQLite, 8 for a database server). A read of SQLite is
+    Python and the database's own CPU work, so more of them at once only share the CPU
+    (and the GIL) and all finish late; queued, they finish in the order they came.
+    """
 
     application: Application
     jobs: Jobs
     database_url: str | None
     database: Database | None = None
     runs: dict[str, list[int]] = field(default_factory=dict)
-    latest: LatestCache = field(default_factory=lambda: LatestCache())
+    ended: EndedRuns = field(default_factory=lambda: EndedRuns())
+    readers: int | None = None
+    _limiter: anyio.CapacityLimiter | None = field(default=None, repr=False)
+
+    async def read(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker thread, once one of the ``readers`` is free."""
+        if self._limiter is None:  # made in the event loop, on first use
+            self._limiter = anyio.CapacityLimiter(self._readers())
+        return await anyio.to_thread.run_sync(partial(function, *args), limiter=self._limiter)
+
+    def _readers(self) -> int:
+        if self.readers is not None:
+            return self.readers
+        return 2 if self.database is None or self.database.sqlite else 8
 
     def open(self) -> None:
         """Open (create if needed) the run database."""
