@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -131,4 +132,27 @@ def test_torchsystem_serve_refuses_a_job_nice_out_of_range(
 
     assert status == 2
     assert f"argument --job-nice: {value!r} is not a niceness from 0 to 19" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "expected"), [([], None), (["--readers", "3"], 3)])
+def test_torchsystem_serve_readers_reach_the_app(
+        given: list[str], expected: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.delenv("TORCHSYSTEM_TOKEN", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+
+    assert serve.main(["tests.interfaces._apps:app", "--app-dir", ROOT, *given]) == 0
+    assert served[0].state.torchsystem.readers == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_torchsystem_serve_refuses_readers_under_one(
+        value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status = serve.main(["tests.interfaces._apps:app", "--readers", value])
+
+    assert status == 2
+    assert f"argument --readers: {value!r} is not a number of readers (1 or more)" in \
         capsys.readouterr().err

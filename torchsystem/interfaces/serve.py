@@ -2,12 +2,14 @@
 
     torchsystem serve src.app:app [--host 127.0.0.1] [--port 8000] [--database URL]
                                   [--devices cpu,cuda:0] [--per-device 1] [--in-process]
-                                  [--job-nice 10]
+                                  [--job-nice 10] [--readers N]
 
 It listens on 127.0.0.1 unless told otherwise, and refuses any other address unless a
 token is set in ``$TORCHSYSTEM_TOKEN`` (every request must then carry it). Each job runs
 in a process of its own (``--in-process``: in a thread of the server), ``--job-nice``
-steps nicer than the server, so that queries stay fast while a job trains.
+steps nicer than the server, so that queries stay fast while a job trains; at most
+``--readers`` reads of the run database run at once (default: 2 for SQLite, 8 for a
+database server).
 """
 
 import argparse
@@ -65,14 +67,16 @@ def serve(
     reference: str | None = None, in_process: bool = False,
     devices: Sequence[str] | None = None, per_device: int = 1, database: str | None = None,
     log_level: str = "info", app_dir: str | None = None, job_nice: int | None = None,
+    readers: int | None = None,
 ) -> None:
     """Serve ``application`` until interrupted (Ctrl-C stops the jobs, then the server).
     ``job_nice``: how much nicer than the server each job's process runs (0 to 19;
-    default ``JOB_NICE``, 10; unused with ``in_process``).
+    default ``JOB_NICE``, 10; unused with ``in_process``); ``readers``: how many reads
+    of the run database run at once (``create_app``).
 
     Raises:
         UnsafeAddress: ``host`` is not loopback and no token is set.
-        ValueError: ``job_nice`` is out of range.
+        ValueError: ``job_nice`` is out of range, ``readers`` under 1.
     """
     import uvicorn
 
@@ -87,7 +91,7 @@ def serve(
         executor = ProcessExecutor(application, reference or locate(application), app_dir,
                                    nice=JOB_NICE if job_nice is None else job_nice)
     app = create_app(application, executor=executor, devices=devices, per_device=per_device,
-                     database=database, token=token)
+                     database=database, token=token, readers=readers)
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {application.name} on http://{shown}:{port} (the page of runs at /, the "
           f"API at /docs){'; token required' if token else ''}", file=sys.stderr)
@@ -115,6 +119,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run each job's process N steps nicer than the server, 0 to 19 "
                              "(default: 10): training yields the CPU to the server's "
                              "requests; 0 keeps the server's priority")
+    parser.add_argument("--readers", type=_readers, default=None, metavar="N",
+                        help="reads of the run database at once (default: 2 for SQLite, 8 "
+                             "for a database server); the others wait their turn")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"])
 
@@ -129,6 +136,16 @@ def _niceness(text: str) -> int:
     return value
 
 
+def _readers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of readers (1 or more)")
+    return value
+
+
 def serve_from(args: argparse.Namespace, application: Application,
                reference: str | None = None, app_dir: str | None = None) -> int:
     """Serve with the options ``add_arguments`` parsed; the exit status."""
@@ -136,7 +153,7 @@ def serve_from(args: argparse.Namespace, application: Application,
         serve(application, host=args.host, port=args.port, reference=reference,
               in_process=args.in_process, devices=args.devices, per_device=args.per_device,
               database=args.database, log_level=args.log_level, app_dir=app_dir,
-              job_nice=args.job_nice)
+              job_nice=args.job_nice, readers=args.readers)
     except (UnsafeAddress, LookupError) as error:
         print(f"serve: {error}", file=sys.stderr)
         return 1
