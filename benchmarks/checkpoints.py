@@ -37,6 +37,7 @@ including a real checkpoint of the digits model every epoch. Exit status 1 when 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import itertools
 import os
@@ -57,6 +58,7 @@ import torch
 from torch import nn
 
 WORK = Path(tempfile.mkdtemp(prefix="torchsystem-checkpoint-bench-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 STALL_TARGET = 0.25
 LOOP_TARGET = 1.10
 

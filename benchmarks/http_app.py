@@ -10,6 +10,7 @@ the run in the server's run database, and returns the seconds per epoch of ``fit
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -51,10 +52,13 @@ class Loop:
 
 def system(job: Annotated[JobContext, Depends(current_job)]) -> Iterator[System]:
     runs = tempfile.mkdtemp(prefix="torchsystem-http-bench-tb-")
-    with bootstrap(runs=runs, device=lambda: job.device, progress=False,
-                   patience=10**9) as wired:
-        job.attach(wired.producer)
-        yield wired
+    try:
+        with bootstrap(runs=runs, device=lambda: job.device, progress=False,
+                       patience=10**9) as wired:
+            job.attach(wired.producer)
+            yield wired
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)  # the job's TensorBoard files
 
 
 @app.command

@@ -42,6 +42,7 @@ import json
 import math
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -266,6 +267,7 @@ async def measure(args: argparse.Namespace, database: Path) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(60)
+    shutil.rmtree(work, ignore_errors=True)  # kept when something failed: see server.log
     return {"idle": idle, "loaded": loaded, "events": events, "loads": loads}
 
 
@@ -405,14 +407,17 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs, args.repeats, args.rate = 5, 1, 50.0
     elif args.quick:
         args.epochs, args.repeats = 120, 1
-    build_database(args.database, args.runs, args.per_run)
-    if args.per_request:
-        report_per_request(asyncio.run(per_request(args.database, args.runs)), args)
-        return 0
-    results = asyncio.run(measure(args, args.database))
+    try:
+        build_database(args.database, args.runs, args.per_run)
+        if args.per_request:
+            report_per_request(asyncio.run(per_request(args.database, args.runs)), args)
+            return 0
+        results = asyncio.run(measure(args, args.database))
+    finally:
+        if args.smoke:  # its own small database, made for this run
+            shutil.rmtree(args.database.parent, ignore_errors=True)
     ok = report(results, args)
     return 0 if ok or args.smoke else 1
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -41,6 +41,7 @@ around a model that does nothing, best of many short interleaved timings, added 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import importlib.metadata
@@ -48,6 +49,7 @@ import itertools
 import math
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -64,7 +66,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-WORK = tempfile.mkdtemp(prefix="torchsystem-bench-")
+WORK = tempfile.mkdtemp(prefix="torchsystem-bench-")  # logs and runs' folders
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 ACCUMULATE = 4  # batches per optimiser step in the bf16 + accumulation pair
 
 

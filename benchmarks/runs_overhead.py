@@ -26,9 +26,11 @@ the target (<= 1.10, as ``loop_overhead.py`` checks its own). Exit status 1 when
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import itertools
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -43,6 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 WORK = tempfile.mkdtemp(prefix="torchsystem-runs-bench-")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 TARGET = 1.10
 
 

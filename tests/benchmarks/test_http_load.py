@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,18 @@ def test_percentiles(bench) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_smoke_run_reports_every_measure(bench, capsys: pytest.CaptureFixture[str]) -> None:
+def test_smoke_run_reports_every_measure_and_leaves_no_temporary_file(
+        bench, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"  # the temporary folder of this process, the server and jobs
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
     assert bench.main(["--smoke"]) == 0
+
+    left = sorted(path.name for path in scratch.iterdir())
+    assert [name for name in left if not name.startswith("torchinductor_")] == []  # torch's
 
     shown = capsys.readouterr().out
     assert "0 errors" in shown
