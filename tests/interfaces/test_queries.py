@@ -244,3 +244,18 @@ def test_readers_under_one_are_refused() -> None:
 
     with pytest.raises(ValueError, match=r"readers=0: at least one read"):
         create_app(build(), readers=0)
+
+
+def test_queries_answer_the_same_from_postgresql(serve: Serve, postgres_url: str) -> None:
+    first, second, third = fill(postgres_url)
+    client = serve(build(), database=postgres_url)
+
+    listed = client.get("/runs").json()
+    history = client.get(f"/runs/{first}/metrics?name=loss&phase=validation").json()
+
+    assert [run["id"] for run in listed] == [third, second, first]
+    assert listed[2]["hyperparameters"] == {"lr": 0.1}
+    assert listed[1]["latest"]["loss/validation"] is None  # NaN
+    assert client.get(f"/runs/{first}").json() == listed[2]
+    assert [(point["epoch"], point["value"]) for point in history] == [
+        (1, 1.0), (2, 0.5), (3, 1 / 3), (4, 0.25)]

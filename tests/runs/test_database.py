@@ -166,7 +166,7 @@ def test_a_folder_is_not_a_database(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_server_is_named_without_its_password() -> None:
-    from tests.runs.conftest import _free_port
+    from tests._postgres import _free_port
 
     pytest.importorskip("psycopg", reason="the psycopg driver is not installed")
     port = _free_port()
