@@ -125,14 +125,17 @@ def test_torchsystem_serve_job_nice_sets_the_niceness_of_the_job_processes(
     assert job["result"]["nice"] == min(19, os.nice(0) + 3)
 
 
-@pytest.mark.parametrize("value", ["20", "-1", "low"])
-def test_torchsystem_serve_refuses_a_job_nice_out_of_range(
-        value: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status = serve.main(["tests.interfaces._apps:app", "--job-nice", value])
+@pytest.mark.parametrize(("option", "value", "why"), [
+    *[("--job-nice", value, "is not a niceness from 0 to 19") for value in ("20", "-1", "low")],
+    *[("--readers", value, "is not a number of readers (1 or more)")
+      for value in ("0", "-2", "many")],
+])
+def test_torchsystem_serve_refuses_an_option_out_of_range(
+        option: str, value: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status = serve.main(["tests.interfaces._apps:app", option, value])
 
     assert status == 2
-    assert f"argument --job-nice: {value!r} is not a niceness from 0 to 19" in \
-        capsys.readouterr().err
+    assert f"argument {option}: {value!r} {why}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("given", "expected"), [([], None), (["--readers", "3"], 3)])
@@ -146,13 +149,3 @@ def test_torchsystem_serve_readers_reach_the_app(
 
     assert serve.main(["tests.interfaces._apps:app", "--app-dir", ROOT, *given]) == 0
     assert served[0].state.torchsystem.readers == expected
-
-
-@pytest.mark.parametrize("value", ["0", "-2", "many"])
-def test_torchsystem_serve_refuses_readers_under_one(
-        value: str, capsys: pytest.CaptureFixture[str]) -> None:
-    status = serve.main(["tests.interfaces._apps:app", "--readers", value])
-
-    assert status == 2
-    assert f"argument --readers: {value!r} is not a number of readers (1 or more)" in \
-        capsys.readouterr().err
