@@ -11,7 +11,6 @@ as stored, and the JSON of a run that ended is made once (``Server.ended``).
 """
 
 import json
-import math
 import re
 from dataclasses import fields
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from torchsystem.interfaces.events import jsonable
 from torchsystem.interfaces.http.dependencies import DatabaseDep, EndedRuns, Server, ServerDep
 from torchsystem.interfaces.http.models import MetricOut, ModelOut, Problem, RunOut
 from torchsystem.runs.database import Database
@@ -128,18 +128,8 @@ def _stored(text: str) -> str:
     NaN or an infinity (Python's ``json`` writes them, JSON has none): those become
     ``null``."""
     if "NaN" in text or "Infinity" in text:
-        return _dumps(_finite(json.loads(text)))
+        return _dumps(jsonable(json.loads(text)))
     return text
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 # The records' own to_dict() copies deeply (dataclasses.asdict): this reads the fields
