@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests._environment import pythonpath
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,7 +37,7 @@ def launch(arguments: list[str], world: int = 2, timeout: float = 45.0) -> list[
         environment = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_WORLD_SIZE": str(world),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                       "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+                       "OMP_NUM_THREADS": "1", "PYTHONPATH": pythonpath(ROOT)}
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "tests.distributed._worker", *arguments], cwd=ROOT,
             env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._environment import pythonpath
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 TORCHRUN = Path(sys.executable).parent / "torchrun"
 
@@ -23,7 +25,7 @@ def test_the_example_trains_under_torchrun_with_two_processes(tmp_path: Path) ->
         [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "src.main", "--epochs", "2",
          "--runs", str(runs), "--checkpoints", str(runs / "checkpoints")],
         cwd=EXAMPLE, capture_output=True, text=True, timeout=100,
-        env={**os.environ, "PYTHONPATH": str(EXAMPLE)},
+        env={**os.environ, "PYTHONPATH": pythonpath(EXAMPLE)},
     )
 
     assert done.returncode == 0, done.stderr[-4000:]

@@ -24,12 +24,13 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from tests._environment import pythonpath
 from torchsystem.training import Metric, Trained, Validated
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 EPOCHS = 60
 COMMAND = [sys.executable, "-m", "src.main", "--epochs", str(EPOCHS)]
-ENVIRONMENT = {**os.environ, "PYTHONPATH": str(EXAMPLE)}
+ENVIRONMENT = {**os.environ, "PYTHONPATH": pythonpath(EXAMPLE)}
 HASH = re.compile(r"final weights sha256: [0-9a-f]{64}")
 
 
@@ -155,7 +156,7 @@ def test_a_database_that_cannot_be_used_stops_the_demo_before_training(
     done = subprocess.run(
         [sys.executable, "-m", "src.main", "--runs", str(tmp_path), "--database", str(text)],
         cwd=EXAMPLE, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(EXAMPLE)},
+        env={**os.environ, "PYTHONPATH": pythonpath(EXAMPLE)},
     )
 
     assert done.returncode == 2, done.stderr[-3000:]

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._environment import pythonpath
 from tests.interfaces.conftest import free_port, wait_until_serving
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.timeout(180)
 def environment() -> dict[str, str]:
     found = {key: value for key, value in os.environ.items()
              if key not in ("TORCHSYSTEM_TOKEN", "TORCHSYSTEM_DATABASE")}
-    return {**found, "PYTHONPATH": str(EXAMPLE)}
+    return {**found, "PYTHONPATH": pythonpath(EXAMPLE)}
 
 
 def test_python_m_src_train(tmp_path: Path) -> None:
