@@ -32,6 +32,7 @@ including a real checkpoint of the digits model every epoch. Exit status 1 when 
 
     python benchmarks/checkpoints.py            # what the README reports
     python benchmarks/checkpoints.py --quick    # fewer repetitions
+    python benchmarks/checkpoints.py --part 1 --device cuda   # part 1 on a GPU
 """
 
 from __future__ import annotations
@@ -135,16 +136,25 @@ def loop(
     """Seconds for ``steps`` training steps with a checkpoint every ``every``; the stalls."""
     stalls = []
     gc.collect()
+    synchronize(batch.device)
     start = time.perf_counter()
     for step in range(1, steps + 1):
         variant.model.step(batch)
         if step % every == 0 and variant.name != "none":
+            synchronize(batch.device)  # the step's kernels are not the call's stall
             called = time.perf_counter()
             variant.call()
             stalls.append(time.perf_counter() - called)
+    synchronize(batch.device)
     elapsed = time.perf_counter() - start
     variant.settle()
     return elapsed, stalls
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (nothing to wait for on a CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def restore_times(
@@ -163,6 +173,7 @@ def restore_times(
                "Checkpoints.restore, no checksums": Checkpoints(saved.directory, keep=1,
                                                                 verify=False)}
     names = ["torch.load", "torch.load + load_state_dict", *readers]
+    device = next(model.parameters()).device
     best = {name: (float("inf"), float("inf")) for name in names}
     for rep in range(reps):
         for name in names[rep % len(names):] + names[:rep % len(names)]:
@@ -177,6 +188,7 @@ def restore_times(
                 if name != "torch.load":
                     model.nn.load_state_dict(state["model"])
                     model.optimizer.load_state_dict(state["optimizer"])
+            synchronize(device)
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
             state = None
@@ -200,10 +212,10 @@ def _evict(*paths: Path) -> None:
 
 def part_one(args: argparse.Namespace) -> bool:
     torch.manual_seed(0)
-    model = large(args.width, args.layers)
+    model = large(args.width, args.layers).to(args.device)
     parameters = sum(p.numel() for p in model.nn.parameters())
     size = sum(t.numel() * t.element_size() for t in state_of(model)["model"].values())
-    batch = torch.randn(args.batch, args.width)
+    batch = torch.randn(args.batch, args.width, device=args.device)
     names = ["none", "torch.save", "dcp.async_save", "torchsystem"]
     variants = {name: Variant(name, model) for name in names}
     for name in names[1:]:  # warm-up: first allocations, imports, dcp's first-use setup
@@ -221,9 +233,10 @@ def part_one(args: argparse.Namespace) -> bool:
             stalls[name].extend(found)
     checkpoints = args.steps // args.every
     best = {name: min(times) for name, times in loops.items()}
-    print(f"Model: {parameters / 1e6:.1f}M parameters, checkpoint {size / 1e6:.0f} MB "
-          f"(+ optimizer state: none for plain SGD); {args.steps} steps of batch {args.batch}, "
-          f"a checkpoint every {args.every}; best of {args.reps} loops per variant.\n")
+    print(f"Model: {parameters / 1e6:.1f}M parameters on {batch.device}, checkpoint "
+          f"{size / 1e6:.0f} MB (+ optimizer state: none for plain SGD); {args.steps} steps of "
+          f"batch {args.batch}, a checkpoint every {args.every}; best of {args.reps} loops per "
+          "variant.\n")
     print("| variant | stall per call (median) | loop slowdown per checkpoint | x torch.save |")
     print("|---|---|---|---|")
     sync = statistics.median(stalls["torch.save"])
@@ -464,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny run of each; no check")
     parser.add_argument("--part", choices=("1", "2", "both", "restore"), default="both",
                         help="1: the large model, 2: the digits loop, restore: only restoring")
+    parser.add_argument("--device", type=torch.device, default=torch.device("cpu"),
+                        help="where the large model of part 1 trains (cuda: on a GPU)")
     args = parser.parse_args(argv)
     if args.quick:
         args.reps, args.loop_reps, args.rounds = 2, 3, 20
