@@ -33,6 +33,10 @@ same written by hand. The exit status is 1 when one is missed (``--no-check``).
 Parts in isolation (informative): the compute, each loader and torchsystem's own cost
 around a model that does nothing, best of many short interleaved timings, added up.
 
+Inside whole runs (informative): stopwatches around the model's step and the loader's
+``next`` in whole runs of the raw loop, the bare service and the full set; what is left
+is each loop's own time, timed where it really runs (``--inside`` runs of each).
+
     python benchmarks/loop_overhead.py            # what `make bench` and the README report
     python benchmarks/loop_overhead.py --quick    # fewer rounds
     python benchmarks/loop_overhead.py --peers 0  # leave Lightning and Ignite out
@@ -414,6 +418,132 @@ def estimate(parts: dict[str, float]) -> dict[str, float]:
     }
 
 
+# --------------------------------------------------------------------------- inside whole runs
+class Stopwatch:
+    """The seconds spent inside what it wraps: a function, or a loader's ``next``."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def function(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+    def loader(self, loader: Any) -> Any:
+        watch = self
+
+        class Timed:
+            def __len__(self) -> int:
+                return len(loader)
+
+            def __iter__(self) -> Iterator[Any]:
+                batches = iter(loader)
+                while True:
+                    start = time.perf_counter()
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        return
+                    finally:
+                        watch.seconds += time.perf_counter() - start
+                    yield batch
+
+        return Timed()
+
+
+@dataclass(frozen=True)
+class Inside:
+    total: float  # seconds of the whole run (wall clock, median)
+    step: float  # of them, inside the model's step (``fit``)
+    loader: float  # inside the loader's ``next``
+
+    @property
+    def own(self) -> float:
+        """What is left: the loop itself and, for torchsystem, the service's own work."""
+        return self.total - self.step - self.loader
+
+
+def in_situ(data: tuple[torch.Tensor, torch.Tensor], batch: int, epochs: int, rounds: int,
+            log: str) -> dict[str, Inside]:
+    """Whole runs with a stopwatch around the model's step and one around the loader's
+    ``next``; the rest of each run is the loop's own time. Timed where it really runs,
+    between steps that leave the caches to the model, unlike the parts in isolation. The
+    raw loop gets the same stopwatches (a function for its step, the same loader wrapper),
+    so what torchsystem adds is its own time less the raw loop's. Medians of ``rounds``
+    interleaved runs."""
+
+    def raw(model: nn.Module, loader: Any, step: Stopwatch, loading: Stopwatch) -> None:
+        optimizer, loss_fn = make_optimizer(model), nn.CrossEntropyLoss()
+
+        def fit(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        timed_fit = step.function(fit)
+        model.train()
+        for _ in range(epochs):
+            for x, y in loading.loader(loader):
+                timed_fit(x, y)
+
+    def service(full: bool) -> Callable[[nn.Module, Any, Stopwatch, Stopwatch], None]:
+        def run(model: nn.Module, loader: Any, step: Stopwatch, loading: Stopwatch) -> None:
+            from torchsystem.training import Accuracy, Training
+
+            training = Training(metrics={"accuracy": Accuracy} if full else None)
+            attached = consumers() if full else []
+            training.producer.register(*attached)
+            aggregate = classifier(model)
+            aggregate.fit = step.function(aggregate.fit)
+            training.fit(aggregate, [("train", loading.loader(loader))], epochs)
+            for consumer in attached:
+                getattr(consumer, "close", lambda: None)()
+
+        return run
+
+    runs = {"raw": raw, "torchsystem": service(False), "torchsystem_full": service(True)}
+    found: dict[str, list[Inside]] = {name: [] for name in runs}
+    with quiet(log):
+        for index in range(rounds + 1):  # the first round warms up, untimed
+            for name, run in runs.items():
+                model, loader = fresh(*data, batch)
+                step, loading = Stopwatch(), Stopwatch()
+                gc.collect()
+                gc.disable()
+                start = time.perf_counter()
+                run(model, loader, step, loading)
+                total = time.perf_counter() - start
+                gc.enable()
+                if index:
+                    found[name].append(Inside(total, step.seconds, loading.seconds))
+    return {name: Inside(*(statistics.median(getattr(row, field) for row in rows)
+                           for field in ("total", "step", "loader")))
+            for name, rows in found.items()}
+
+
+def report_in_situ(inside: dict[int, dict[str, Inside]], epochs: int,
+                   data_size: int) -> None:
+    """Print what each variant's own time adds to the raw loop, per batch size."""
+    print("| batch | variant | own time per run | over raw | us/step | x raw, own time alone "
+          "| step x raw | loader x raw |")
+    print("|---|---|---|---|---|---|---|---|")
+    for batch, found in inside.items():
+        raw, steps = found["raw"], -(-data_size // batch) * epochs
+        for name, row in found.items():
+            extra = row.own - raw.own
+            print(f"| {batch} | {name} | {row.own * 1e3:.2f} ms | {extra * 1e3:+.2f} ms "
+                  f"| {extra / steps * 1e6:+.1f} | {(raw.total + extra) / raw.total:.3f} "
+                  f"| {row.step / raw.step:.3f} | {row.loader / raw.loader:.3f} |")
+
+
 # --------------------------------------------------------------------------- harness
 def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits as sklearn_digits
@@ -641,6 +771,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=41, help="rounds of the targets' runs")
     parser.add_argument("--peers", type=int, default=7,
                         help="rounds of Lightning and Ignite (informative; 0: leave them out)")
+    parser.add_argument("--inside", type=int, default=15,
+                        help="runs of each variant timed from inside (informative)")
     parser.add_argument("--quick", action="store_true", help="15 rounds, 3 of the peers")
     parser.add_argument("--smoke", action="store_true", help="one tiny round; no check")
     parser.add_argument("--no-check", action="store_true", help="report only; exit 0")
@@ -691,6 +823,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nThe parts of a run timed in isolation (best of {rounds}, per epoch) and what they "
           "add up to, (compute + loader + torchsystem's own cost) / (compute + DataLoader):\n")
     report_components(parts)
+    inside = {batch: in_situ(data, batch, args.epochs, 3 if args.smoke else args.inside, log)
+              for batch in args.batches}
+    print("\nInside whole runs (median of each variant's runs): the time outside the model's "
+          "step and the loader's next, and what it adds to the raw loop's run:\n")
+    report_in_situ(inside, args.epochs, len(data[0]))
     if args.no_check or met:
         return 0
     print("\nFAILED: a target was missed", file=sys.stderr)

@@ -39,6 +39,8 @@ def test_smoke_run_prints_the_whole_run_table_and_the_parts(bench, capsys):
     assert "| 256 | torchsystem_amp_accum | hand_amp_accum |" in out
     assert "| 256 | hand_amp_accum | hand_amp_accum | " in out
     assert "The parts of a run timed in isolation" in out
+    assert "Inside whole runs" in out
+    assert "| 256 | torchsystem | " in out
 
 
 def test_each_variant_runs_between_two_runs_of_its_baseline(bench, monkeypatch):
@@ -110,3 +112,35 @@ def test_estimate_adds_the_parts_up(bench):
     assert ratios["torchsystem"] == (40.4 / 40.0)
     assert ratios["torchsystem_full"] == (42.0 / 40.0)
     assert ratios["torchsystem_memory"] == (33.0 / 40.0)
+
+
+def test_the_stopwatch_times_a_function_and_a_loader_without_changing_them(bench):
+    watch = bench.Stopwatch()
+    timed = watch.function(lambda x: (bench.time.sleep(0.01), x * 2)[1])
+    assert timed(21) == 42
+    assert watch.seconds >= 0.009
+    loading = bench.Stopwatch()
+    wrapped = loading.loader([1, 2, 3])
+    assert len(wrapped) == 3
+    assert list(wrapped) == [1, 2, 3]
+    assert list(wrapped) == [1, 2, 3]  # iterable again, like a DataLoader
+
+
+def test_the_own_time_is_what_the_step_and_the_loader_leave(bench):
+    inside = bench.Inside(total=1.0, step=0.6, loader=0.3)
+    assert inside.own == pytest.approx(0.1)
+
+
+def test_inside_whole_runs_the_step_and_loader_are_timed_for_every_variant(bench, capsys):
+    data = bench.load_digits()
+    log = str(Path(bench.WORK) / "test.log")
+    found = bench.in_situ(data, 256, 1, 1, log)
+    assert set(found) == {"raw", "torchsystem", "torchsystem_full"}
+    for row in found.values():
+        assert 0 < row.step < row.total
+        assert 0 < row.loader < row.total
+        assert row.own > 0
+    bench.report_in_situ({256: found}, 1, len(data[0]))
+    out = capsys.readouterr().out
+    assert "| 256 | raw | " in out
+    assert "| 256 | torchsystem_full | " in out
