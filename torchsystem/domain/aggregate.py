@@ -94,6 +94,14 @@ class Aggregate(nn.Module):
     else:
         id = property(_get_id, _set_id, doc="The identity of the aggregate root.")
 
+    if TYPE_CHECKING:  # for type checkers only: a subclass need not define both
+
+        def fit(self, *args: Any, **kwargs: Any) -> Any:
+            """One training step on a batch; subclasses define it to be trained."""
+
+        def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+            """One evaluation step on a batch; subclasses define it to be evaluated."""
+
     @property
     def phase(self) -> Phase:
         """``'train'`` when in training mode, ``'evaluation'`` otherwise."""
