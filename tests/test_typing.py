@@ -1,6 +1,8 @@
 """What a user's type checker says of a training system written as the README shows it:
 ``mypy --strict`` (the project's own settings) on a small program that uses the public
-API. It reuses the cache ``make typecheck`` leaves, so it takes a second or two there."""
+API: aggregates that define only the steps they need, ``predict``'s list and stream, and
+a dependency as a typed parameter's default (``device: str = Depends(device)``). It reuses
+the cache ``make typecheck`` leaves, so it takes a second or two there."""
 
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = '''
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import torch
 from torch import Tensor, nn
 
-from torchsystem import Aggregate
+from torchsystem import Aggregate, Depends
+from torchsystem.depends import DependsMarker, Provider, inject
 from torchsystem.training import Training
 
 
@@ -46,11 +53,28 @@ training.fit(OnlyFit(), [("train", [])], 1)
 training.train(OnlyFit(), [])
 training.fit(Evaluated(), [("train", []), ("validation", [])], 1)
 training.validate(Evaluated(), [])
+
+outputs: list[Any] = training.predict(Evaluated(), [])
+streamed: Iterator[Any] = training.predict(Evaluated(), [], stream=True)
+labels: Tensor = torch.cat(training.predict(Evaluated(), []))
+
+
+def device() -> str:
+    return "cpu"
+
+
+@inject(Provider())
+def place(model: str, device: str = Depends(device)) -> str:
+    return f"{model} on {device}"
+
+
+placed: str = place("mlp")
+marker: DependsMarker = DependsMarker(device)
 '''
 
 
 @pytest.mark.timeout(300)  # without the cache, mypy reads torch's stubs first
-def test_an_aggregate_needs_only_the_steps_it_defines_for_the_type_checker(
+def test_a_system_written_as_documented_passes_mypy_strict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     program = tmp_path / "system.py"

@@ -18,13 +18,14 @@ Example:
 """
 
 from torchsystem._injection.injector import generated_source, inject
-from torchsystem._injection.markers import Depends
+from torchsystem._injection.markers import Depends, DependsMarker
 from torchsystem._injection.provider import Provider
 from torchsystem._injection.runtime import DependencyError, MissingDependencyError
 
 __all__ = [
     "DependencyError",
     "Depends",
+    "DependsMarker",
     "MissingDependencyError",
     "Provider",
     "generated_source",

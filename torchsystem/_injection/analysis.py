@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from torchsystem._injection.markers import Depends
+from torchsystem._injection.markers import DependsMarker
 from torchsystem._inspect import (
     CallKind,
     Unresolved,
@@ -24,22 +24,22 @@ __all__ = ["Analyses", "Markers", "dependency_params"]
 _EMPTY = inspect.Parameter.empty
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
-Markers = list[tuple[inspect.Parameter, Depends | None]]
+Markers = list[tuple[inspect.Parameter, DependsMarker | None]]
 
 
-def _annotated_marker(hint: Any) -> Depends | None:
+def _annotated_marker(hint: Any) -> DependsMarker | None:
     """The last ``Depends`` in ``Annotated[T, ...]`` (the outermost of nested aliases)."""
     if typing.get_origin(hint) is typing.Annotated:
         for extra in reversed(typing.get_args(hint)[1:]):
-            if isinstance(extra, Depends):
+            if isinstance(extra, DependsMarker):
                 return extra
     return None
 
 
-def _marker(function: Any, parameter: inspect.Parameter, hint: Any) -> Depends | None:
+def _marker(function: Any, parameter: inspect.Parameter, hint: Any) -> DependsMarker | None:
     """The marker of ``parameter``: its default wins over one inside ``Annotated``."""
     where = f"parameter {parameter.name!r} of {qualified_name(function)}"
-    found = parameter.default if isinstance(parameter.default, Depends) else None
+    found = parameter.default if isinstance(parameter.default, DependsMarker) else None
     found = _annotated_marker(hint) if found is None else found
     if found is None:
         if isinstance(hint, str) and "Depends" in hint:
@@ -65,7 +65,7 @@ def _marker(function: Any, parameter: inspect.Parameter, hint: Any) -> Depends |
             f"{where} uses Depends() without a dependency and has no callable annotation "
             "to call instead; write Depends(some_function)"
         )
-    return Depends(target, use_cache=found.use_cache)
+    return DependsMarker(target, use_cache=found.use_cache)
 
 
 def dependency_params(function: Callable[..., Any]) -> Markers:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Depends"]
+__all__ = ["Depends", "DependsMarker"]
 
 
 @dataclass(frozen=True)
-class Depends:
+class DependsMarker:
     """Mark a parameter as provided by calling ``dependency``.
 
     Use it as a default (``device: str = Depends(device)``) or inside ``Annotated``
@@ -18,10 +18,17 @@ class Depends:
     at most once and its value is shared; ``use_cache=False`` runs it for each parameter
     that asks for it. With no ``dependency``, the parameter's annotation is called.
 
+    ``Depends`` is this class at run time (``isinstance(value, Depends)`` works). Type
+    checkers see ``Depends(...)`` as a call that returns ``Any``, as FastAPI's, so the
+    default form type-checks whatever the parameter's type; annotate with
+    ``DependsMarker`` where a marker itself is meant.
+
     Example:
         >>> def device() -> str:
         ...     return "cpu"
         >>> Depends(device).dependency is device
+        True
+        >>> Depends is DependsMarker
         True
     """
 
@@ -37,3 +44,14 @@ class Depends:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
         cache = "" if self.use_cache else ", use_cache=False"
         return f"Depends({name}{cache})"
+
+
+if TYPE_CHECKING:
+
+    def Depends(  # a class at run time
+        dependency: Callable[..., Any] | None = None, *, use_cache: bool = True,
+    ) -> Any:
+        """``DependsMarker(dependency, use_cache=use_cache)``, typed as ``Any``."""
+
+else:
+    Depends = DependsMarker

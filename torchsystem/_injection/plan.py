@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchsystem._injection.analysis import Analyses, Markers
-from torchsystem._injection.markers import Depends
+from torchsystem._injection.markers import DependsMarker
 from torchsystem._inspect import CallKind, qualified_name
 
 __all__ = ["Arg", "Node", "Param", "Plan", "build_plan"]
@@ -73,12 +73,12 @@ class Plan:
 class _Frame:
     """A dependency being built: its resolvable parameters and the nodes found so far."""
 
-    marker: Depends
+    marker: DependsMarker
     original: Callable[..., Any]
     call: Callable[..., Any]
     kind: CallKind
     markers: Markers
-    todo: list[tuple[int, Depends]]
+    todo: list[tuple[int, DependsMarker]]
     found: dict[int, Node] = field(default_factory=dict)
 
 
@@ -96,7 +96,7 @@ class _Builder:
         self.path: list[Callable[..., Any]] = []
         self.on_path: set[int] = set()
 
-    def node(self, marker: Depends) -> Node:
+    def node(self, marker: DependsMarker) -> Node:
         stack: list[_Frame] = []
         value = self.enter(marker, stack)
         while stack:
@@ -113,7 +113,7 @@ class _Builder:
         assert value is not None
         return value
 
-    def enter(self, marker: Depends, stack: list[_Frame]) -> Node | None:
+    def enter(self, marker: DependsMarker, stack: list[_Frame]) -> Node | None:
         """The cached node for ``marker``, or None after pushing a frame to build it."""
         original = marker.dependency
         assert original is not None  # filled in by _marker
@@ -142,7 +142,9 @@ class _Builder:
             self.cache[id(frame.call)] = node
         return node
 
-    def resolvable(self, call: Callable[..., Any], markers: Markers) -> list[tuple[int, Depends]]:
+    def resolvable(
+        self, call: Callable[..., Any], markers: Markers
+    ) -> list[tuple[int, DependsMarker]]:
         """``(position, marker)`` of each parameter to inject; refuse what cannot be filled."""
         resolved = []
         for position, (parameter, marker) in enumerate(markers):

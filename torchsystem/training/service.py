@@ -6,7 +6,7 @@
 
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
@@ -254,6 +254,24 @@ class Training(DeclaredService):
                 self.producer.dispatch(Stopped(model, _finished(model), stop, identify(model)))
                 return ran, stop
         return remaining, None
+
+    @overload
+    def predict(
+        self, model: Any, loader: Iterable[Any], stream: Literal[False] = False,
+        device: Any = ..., limit_batches: Limit = None,
+    ) -> list[Any]: ...
+
+    @overload
+    def predict(
+        self, model: Any, loader: Iterable[Any], stream: Literal[True],
+        device: Any = ..., limit_batches: Limit = None,
+    ) -> Iterator[Any]: ...
+
+    @overload
+    def predict(
+        self, model: Any, loader: Iterable[Any], stream: bool,
+        device: Any = ..., limit_batches: Limit = None,
+    ) -> list[Any] | Iterator[Any]: ...
 
     @handler
     def predict(
