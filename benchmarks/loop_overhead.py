@@ -257,13 +257,19 @@ def consumers() -> list[Any]:
     ]
 
 
-def train_with(model: nn.Module, loader: Any, epochs: int, full: bool) -> None:
+def train_with(model: nn.Module, loader: Any, epochs: int, full: bool,
+               step: Stopwatch | None = None) -> None:
+    """The ready service with (``full``) or without consumers; ``step`` times the
+    aggregate's ``fit`` (for the measurement inside whole runs)."""
     from torchsystem.training import Accuracy, Training
 
     training = Training(metrics={"accuracy": Accuracy} if full else None)
     attached = consumers() if full else []
     training.producer.register(*attached)
-    training.fit(classifier(model), [("train", loader)], epochs)
+    aggregate = classifier(model)
+    if step is not None:
+        aggregate.fit = step.function(aggregate.fit)
+    training.fit(aggregate, [("train", loader)], epochs)
     for consumer in attached:
         getattr(consumer, "close", lambda: None)()
 
@@ -496,16 +502,7 @@ def in_situ(data: tuple[torch.Tensor, torch.Tensor], batch: int, epochs: int, ro
 
     def service(full: bool) -> Callable[[nn.Module, Any, Stopwatch, Stopwatch], None]:
         def run(model: nn.Module, loader: Any, step: Stopwatch, loading: Stopwatch) -> None:
-            from torchsystem.training import Accuracy, Training
-
-            training = Training(metrics={"accuracy": Accuracy} if full else None)
-            attached = consumers() if full else []
-            training.producer.register(*attached)
-            aggregate = classifier(model)
-            aggregate.fit = step.function(aggregate.fit)
-            training.fit(aggregate, [("train", loading.loader(loader))], epochs)
-            for consumer in attached:
-                getattr(consumer, "close", lambda: None)()
+            train_with(model, loading.loader(loader), epochs, full, step)
 
         return run
 
