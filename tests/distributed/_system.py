@@ -12,10 +12,18 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchsystem import Aggregate
 from torchsystem.compiler import Compiler
 from torchsystem.distributed import DataParallel, RankZero, distribute
+from torchsystem.distributed.parallel import average_gradients
 from torchsystem.registry import gethash, register
 from torchsystem.services import Consumer, Producer
 from torchsystem.storage import Checkpoints
-from torchsystem.training import Advanced, Measured, Stopped, TensorLoader, Training
+from torchsystem.training import (
+    Advanced,
+    Measured,
+    Optimization,
+    Stopped,
+    TensorLoader,
+    Training,
+)
 
 SAMPLES, VALIDATION, FEATURES = 64, 20, 4
 """64 training samples: whole batches for batch 8 per rank (16 in one process)."""
@@ -56,6 +64,35 @@ class Regressor(Aggregate):
 
     def evaluate(self, inputs: Tensor, target: Tensor) -> Tensor:
         return nn.functional.mse_loss(self(inputs), target)
+
+
+class Accumulating(Regressor):
+    """The regressor with ``Optimization(accumulate=3)``: 4 batches an epoch make one
+    full window and one of a single batch, which the service flushes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.optimization = Optimization(self.optimizer, accumulate=3)
+
+    def fit(self, inputs: Tensor, target: Tensor) -> Tensor:
+        with self.optimization.autocast():
+            loss = nn.functional.mse_loss(self(inputs), target)
+        self.optimization.step(loss)
+        return loss
+
+
+class CountedAverage:
+    """DDP's communication hook (``average_gradients``), counting the all-reduces."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+        def hook(state: Any, bucket: Any) -> Any:
+            self.calls += 1
+            return average_gradients(state, bucket)
+
+        hook.__annotations__.update(average_gradients.__annotations__)  # DDP checks them
+        self.hook = hook
 
 
 def data() -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -99,16 +136,18 @@ class Recorder(Consumer):
 class System:
     """Compiler, training service and consumers, wired as an application would be."""
 
-    def __init__(self, checkpoints: Path | None = None, timeout: float = 20.0) -> None:
+    def __init__(self, checkpoints: Path | None = None, timeout: float = 20.0,
+                 aggregate: type[Regressor] = Regressor) -> None:
         self.producer = Producer()
         self.recorder, self.written = Recorder(), Recorder()
         self.training = Training(self.producer)
         self.compiler = Compiler[Regressor]()
-        self.compiler.register(Regressor)
+        self.compiler.register(aggregate)
+        self.hook = CountedAverage()
         self.checkpoints = None if checkpoints is None else Checkpoints(checkpoints, keep=5)
         if self.checkpoints is not None:
             self.compiler.register(self.checkpoints.restore)
-        self.compiler.register(DataParallel(timeout=timeout))
+        self.compiler.register(DataParallel(timeout=timeout, comm_hook=self.hook.hook))
         consumers: list[Any] = [self.recorder, RankZero(self.written)]
         if self.checkpoints is not None:
             consumers.append(RankZero(self.checkpoints, barrier=Advanced, durable=True))

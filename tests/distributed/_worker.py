@@ -12,15 +12,19 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
+import torch.distributed as dist
+from torch import nn
 
-from tests.distributed._system import System, loaders, weights
+from tests.distributed._system import Accumulating, System, loaders, weights
 from torchsystem.consumers import EarlyStopping
 from torchsystem.distributed import barrier, leave, rank, replica, world_size
 from torchsystem.services import Consumer
 from torchsystem.training import Stepped, Trained
+from torchsystem.training._collective import average_local_gradients
 
 B = 8  # the batch of each rank; one process uses 2 * B
 
@@ -32,6 +36,28 @@ def equivalence(kind: str) -> dict[str, Any]:
     return {"weights": weights(model), "measured": system.recorder.measured, "ran": ran,
             "written": len(system.written.measured), "replicated": replica(model.nn) is not None,
             "keys": sorted(model.state_dict())}
+
+
+def accumulation() -> dict[str, Any]:
+    """``Optimization(accumulate=3)``: one all-reduce per window, the leftover averaged."""
+    system = System(aggregate=Accumulating)
+    model = system.model()
+    system.training.fit(model, loaders(B), epochs=3)
+    return {"weights": weights(model), "all-reduces": system.hook.calls}
+
+
+def averaging() -> dict[str, Any]:
+    """Local gradients averaged by hand: one a rank lacks, one nobody has, two dtypes."""
+    module = nn.ParameterDict({"a": torch.ones(2), "b": torch.ones(2), "unused": torch.ones(2),
+                               "wide": torch.ones(2, dtype=torch.float64)})
+    module["a"].grad = torch.full((2,), float(rank() + 1))
+    if rank() == 0:
+        module["b"].grad = torch.full((2,), 4.0)
+    module["wide"].grad = torch.full((2,), 2.0 * rank(), dtype=torch.float64)
+    average_local_gradients(SimpleNamespace(process_group=dist.group.WORLD, module=module))
+    return {name: None if parameter.grad is None else (parameter.grad.dtype,
+                                                        parameter.grad.tolist())
+            for name, parameter in module.items()}
 
 
 def local_stop() -> dict[str, Any]:
@@ -85,6 +111,8 @@ def train(out: Path, checkpoints: Path) -> None:
         "world": world_size(),
         "tensor": equivalence("tensor"),
         "data": equivalence("data"),
+        "accumulation": accumulation(),
+        "averaging": averaging(),
         "local-stop": local_stop(),
         "early-stopping": early_stopping(),
         "checkpointed": checkpointed(checkpoints),

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from tests.distributed._system import Regressor, weights
+from tests.distributed._system import Accumulating, CountedAverage, Regressor, weights
 from torchsystem.distributed import DataParallel, joined, replica
 
 
@@ -86,3 +86,40 @@ def test_a_replicated_network_refuses_to_be_copied(group: None) -> None:
         copy.deepcopy(model)
     with pytest.raises(TypeError, match="cannot be pickled or copied"):
         pickle.dumps(model.nn)
+
+
+def accumulated_epoch(model: Accumulating, batches: int = 4) -> None:
+    generator = torch.Generator().manual_seed(5)
+    for _ in range(batches):
+        model.fit(torch.randn(6, 4, generator=generator), torch.randn(6, 1, generator=generator))
+    model.optimization.flush()
+
+
+def test_an_accumulation_window_all_reduces_once(group: None) -> None:
+    torch.manual_seed(0)
+    plain, replicated = Accumulating(), Accumulating()
+    replicated.load_state_dict(plain.state_dict())
+    accumulated_epoch(replicated, batches=1)  # used before the replica exists
+    accumulated_epoch(plain, batches=1)
+    counted = CountedAverage()
+    DataParallel(comm_hook=counted.hook)(replicated)
+    accumulated_epoch(replicated)
+    accumulated_epoch(plain)
+
+    assert counted.calls == 1  # the window of 3; the window of 1 is flushed locally
+    for key, value in weights(plain).items():
+        torch.testing.assert_close(replicated.state_dict()[key], value)
+
+
+def test_a_forward_pass_outside_autocast_synchronises_as_usual(group: None) -> None:
+    model = Accumulating()
+    counted = CountedAverage()
+    DataParallel(comm_hook=counted.hook)(model)
+    generator = torch.Generator().manual_seed(5)
+    for _ in range(4):
+        loss = nn.functional.mse_loss(model(torch.randn(6, 4, generator=generator)),
+                                      torch.randn(6, 1, generator=generator))
+        model.optimization.step(loss)
+
+    assert counted.calls == 4
+    assert model.optimization.steps == 1

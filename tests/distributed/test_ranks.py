@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from tests.distributed._launch import launch
-from tests.distributed._system import System, loaders, weights
+from tests.distributed._system import Accumulating, System, loaders, weights
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -73,6 +73,34 @@ def test_every_rank_sees_the_metrics_of_the_whole_pass(
             (phase, epoch) for phase, epoch, _ in expected]
         for (_, _, got), (_, _, wanted) in zip(seen, expected, strict=True):
             assert got == pytest.approx(wanted, rel=1e-5)
+
+
+def test_accumulating_ranks_all_reduce_once_per_window_and_train_as_one_process(
+    job: tuple[list[dict[str, Any]], Path],
+) -> None:
+    (first, second), _ = job
+    reference = System(aggregate=Accumulating)
+    model = reference.model()
+    reference.training.fit(model, loaders(2 * B), epochs=3)
+
+    # 4 batches an epoch: a window of 3 synchronised by its last backward, then a window
+    # of 1 kept local and averaged by the flush at the end of the pass (not by DDP)
+    assert first["accumulation"]["all-reduces"] == second["accumulation"]["all-reduces"] == 3
+    assert_close(first["accumulation"]["weights"], weights(model))
+    assert_close(second["accumulation"]["weights"], first["accumulation"]["weights"])
+
+
+def test_local_gradients_are_averaged_as_ddp_averages_them(
+    job: tuple[list[dict[str, Any]], Path],
+) -> None:
+    (first, second), _ = job
+
+    assert first["averaging"] == second["averaging"] == {
+        "a": (torch.float32, [1.5, 1.5]),  # 1 and 2
+        "b": (torch.float32, [2.0, 2.0]),  # 4 on rank 0; none (0) on rank 1
+        "unused": None,  # no gradient anywhere: left as it is
+        "wide": (torch.float64, [1.0, 1.0]),  # 0 and 2, reduced in its own dtype
+    }
 
 
 def test_state_dict_keys_have_no_ddp_prefix(job: tuple[list[dict[str, Any]], Path]) -> None:

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from torchsystem.distributed.world import CollectiveError, join, local_rank
+from torchsystem.training._collective import remember_replica
 
 __all__ = ["DataParallel", "average_gradients", "replica"]
 
@@ -176,6 +177,7 @@ class DataParallel:
         replicated = DistributedDataParallel(_Unwrapped(network), **options)
         replicated.register_comm_hook(self.comm_state, self.comm_hook)
         network.forward = _ThroughReplica(replicated)
+        remember_replica(replicated)  # Optimization(accumulate=k) skips its syncs
 
     def __repr__(self) -> str:
         return f"DataParallel(modules={self.modules}, backend={self.backend!r})"

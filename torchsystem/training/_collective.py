@@ -7,12 +7,29 @@ per epoch, never one per step.
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 from torchsystem.training.events import Metric
 
-__all__ = ["CollectiveError", "agree_on_stop", "reduce_metrics", "world_size"]
+__all__ = [
+    "CollectiveError",
+    "agree_on_stop",
+    "average_local_gradients",
+    "reduce_metrics",
+    "remember_replica",
+    "replica_generation",
+    "replicas_holding",
+    "world_size",
+]
+
+_replicas: list[weakref.ReferenceType[Any]] = []
+"""The ``DistributedDataParallel`` replicas ``DataParallel`` made in this process."""
+_generation = [0]  # one more each time a replica is made: cached look-ups start over
 
 
 class CollectiveError(RuntimeError):
@@ -94,3 +111,76 @@ def agree_on_stop(stop: StopIteration | None) -> StopIteration | None:
     if stop is not None:
         return stop
     return StopIteration(f"rank {stopped[0]} stopped: {reasons[stopped[0]]}")
+
+
+def remember_replica(replicated: Any) -> None:
+    """Note a replica ``DataParallel`` made (held weakly), so that ``Optimization`` can
+    find the replicas of its parameters."""
+    _replicas[:] = [reference for reference in _replicas if reference() is not None]
+    _replicas.append(weakref.ref(replicated))
+    _generation[0] += 1
+
+
+def replica_generation() -> int:
+    """How many replicas this process has made: 0 in a process that made none."""
+    return _generation[0]
+
+
+def replicas_holding(parameters: list[Tensor]) -> list[Any]:
+    """The live replicas whose network holds any of ``parameters``."""
+    wanted = {id(parameter) for parameter in parameters}
+    found = []
+    for reference in _replicas:
+        replicated = reference()
+        if replicated is not None and any(
+            id(parameter) in wanted for parameter in replicated.module.parameters()
+        ):
+            found.append(replicated)
+    return found
+
+
+def average_local_gradients(replicated: Any) -> None:
+    """Average over the replica's group the gradients its network kept local (backward
+    passes under ``no_sync()``), as DDP's own all-reduce would have: the mean over the
+    ranks, for every parameter that has a gradient on any rank.
+
+    Every rank of the group must call it at the same point (one small all-reduce for
+    which parameters have gradients, then one per gradient dtype).
+
+    Raises:
+        CollectiveError: an all-reduce failed (a rank died or the group timed out).
+    """
+    group = replicated.process_group
+    size = dist.get_world_size(group)
+    parameters = [parameter for parameter in replicated.module.parameters()
+                  if parameter.requires_grad]
+    if size == 1 or not parameters:
+        return
+    try:
+        held = torch.tensor([parameter.grad is not None for parameter in parameters],
+                            dtype=torch.float32, device=parameters[0].device)
+        dist.all_reduce(held, group=group)
+        used = [parameter for parameter, flag in zip(parameters, held.tolist(), strict=True)
+                if flag]
+        by_dtype: dict[torch.dtype, list[Tensor]] = {}
+        for parameter in used:
+            if parameter.grad is not None and parameter.grad.is_sparse:
+                dist.all_reduce(parameter.grad, group=group)
+                parameter.grad.div_(size)
+            else:
+                by_dtype.setdefault(parameter.dtype, []).append(parameter)
+        for same in by_dtype.values():
+            flat = torch.cat([
+                (torch.zeros_like(parameter) if parameter.grad is None else parameter.grad)
+                .reshape(-1) for parameter in same
+            ])
+            dist.all_reduce(flat, group=group)
+            flat.div_(size)
+            sizes = [parameter.numel() for parameter in same]
+            for parameter, chunk in zip(same, torch.split(flat, sizes), strict=True):
+                if parameter.grad is None:
+                    parameter.grad = chunk.view_as(parameter).clone()
+                else:
+                    parameter.grad.copy_(chunk.view_as(parameter))
+    except RuntimeError as error:
+        raise _failed("averaging the gradients of an accumulation window", error) from error

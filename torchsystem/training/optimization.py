@@ -9,13 +9,19 @@ runs its forward pass under ``optimization.autocast()`` and hands the loss to
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
+from torchsystem.training._collective import (
+    average_local_gradients,
+    replica_generation,
+    replicas_holding,
+)
 from torchsystem.training._precision import Mixed, precision_of
 
 __all__ = ["Optimization"]
@@ -37,6 +43,16 @@ def _limit(name: str, value: Any) -> float | None:
     ):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
+
+
+@contextmanager
+def _without_sync(context: AbstractContextManager[Any], replicas: list[Any]) -> Iterator[Any]:
+    """``context``, with each DDP replica's gradient all-reduce off for the passes run in
+    it (``no_sync()``): their backward passes keep gradients local."""
+    with ExitStack() as stack:
+        for replicated in replicas:
+            stack.enter_context(replicated.no_sync())
+        yield stack.enter_context(context)
 
 
 def _scheduler(scheduler: Any, optimizer: torch.optim.Optimizer) -> Any:
@@ -71,6 +87,15 @@ class Optimization:
       overflowed is skipped). The device is the optimizer's parameters' at each use.
     - ``scheduler`` (of this optimizer), stepped after every optimiser step
       (``interval='step'``) or by ``end_epoch()`` (``interval='epoch'``, the default).
+
+    Under ``torchrun``, with networks replicated by the ``DataParallel`` step, an
+    accumulation window all-reduces its gradients once, not after every batch: the
+    forward passes run in ``autocast()`` before the window's last batch are run under
+    each replica's ``no_sync()``, so their backward passes keep gradients local, and the
+    last batch's backward averages the window's sum over the ranks. ``flush()`` averages
+    an incomplete window itself (every rank flushes together, as the ``Training``
+    service does at the end of each pass). A forward pass run outside ``autocast()``
+    synchronises as usual.
 
     Gradients are set to ``None`` after each optimiser step, so the hand-written
     ``zero_grad()`` goes (what ``fit`` back-propagates itself before ``step`` adds to the
@@ -127,6 +152,8 @@ class Optimization:
         self.counted = 0  # batches back-propagated in the current window
         self.steps = 0  # optimiser steps taken
         self.norm: Tensor | None = None
+        self._local: list[Any] = []  # replicas whose window holds gradients not averaged
+        self._found: tuple[int, list[Any]] = (0, [])  # (generation, replicas) looked up
 
     @property
     def precision(self) -> str:
@@ -147,8 +174,25 @@ class Optimization:
 
     def autocast(self) -> AbstractContextManager[Any]:
         """The context to run the forward pass (and the loss) in: ``torch.autocast`` to
-        the precision's dtype on the parameters' device; a no-op for ``'32-true'``."""
-        return self.mixed.autocast()
+        the precision's dtype on the parameters' device (a no-op for ``'32-true'``);
+        before the last batch of a window, also each DDP replica's ``no_sync()``."""
+        context = self.mixed.autocast()
+        if self.counted + 1 >= self.accumulate or not replica_generation():
+            return context  # the window's last batch, or nothing replicated
+        replicas = self._replicas()
+        if not replicas:
+            return context
+        self._local = replicas
+        return _without_sync(context, replicas)
+
+    def _replicas(self) -> list[Any]:
+        """The ``DataParallel`` replicas holding this optimizer's parameters (looked up
+        again only when a replica was made since)."""
+        generation, found = self._found
+        if generation != replica_generation():
+            found = replicas_holding(self._parameters())
+            self._found = (replica_generation(), found)
+        return found
 
     def step(self, loss: Tensor) -> bool:
         """Back-propagate this batch's ``loss`` (its batch mean) and, when the window of
@@ -166,6 +210,8 @@ class Optimization:
         to their mean (as if the window had been as long). True when it stepped."""
         if self.counted == 0:
             return False
+        for replicated in self._local:  # the window's gradients are each rank's own
+            average_local_gradients(replicated)
         self._apply(self.accumulate / self.counted)
         return True
 
@@ -189,13 +235,16 @@ class Optimization:
                 clip_grad_value_(parameters, self.clip_value)
         mixed.step(optimizer)
         optimizer.zero_grad(set_to_none=True)
-        self.counted, self.steps = 0, self.steps + 1
+        self.counted, self.steps, self._local = 0, self.steps + 1, []
         if self.scheduler is not None and self.interval == "step":
             self.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
         """What resuming needs: the window (its count and gradients), the steps taken, the
-        scaler's state and the scheduler's."""
+        scaler's state and the scheduler's.
+
+        Under ``DataParallel``, the gradients of a window still open are this rank's own
+        until its last batch (or ``flush()``) averages them."""
         gradients = []
         if self.counted:
             gradients = [None if p.grad is None else p.grad.detach().clone()
