@@ -159,14 +159,21 @@ def test_a_newer_checkpoint_with_a_flipped_weight_is_never_applied(
     assert digest(model) == digest(whole)
 
 
+def draws() -> tuple[float, ...]:
+    """The next numbers of every generator; ``random.gauss`` uses the one it keeps."""
+    return (random.random(), random.gauss(0, 1), float(numpy.random.rand()),
+            float(torch.rand(1)))
+
+
 def test_random_generators_continue_where_the_checkpoint_left_them(tmp_path: Path) -> None:
     torch.manual_seed(5)
     random.seed(5)
     numpy.random.seed(5)
+    random.gauss(0, 1)  # draws two: the second is kept for the next call
     model = Model()
     with Checkpoints(tmp_path) as checkpoints:
         checkpoints.save(model)
-    expected = (random.random(), float(numpy.random.rand()), float(torch.rand(1)))
+    expected = draws()
     random.seed(0)
     numpy.random.seed(0)
     torch.manual_seed(0)
@@ -174,7 +181,33 @@ def test_random_generators_continue_where_the_checkpoint_left_them(tmp_path: Pat
     with Checkpoints(tmp_path) as checkpoints:
         checkpoints.restore(Model())
 
-    assert (random.random(), float(numpy.random.rand()), float(torch.rand(1))) == expected
+    assert draws() == expected
+    python = CheckpointStore(tmp_path).read(
+        CheckpointStore(tmp_path).path(model.id, 0), model.id)["rng"]["python"]
+    assert python["words"].dtype == torch.int64  # one record, not 625 pickled ints
+    assert python["words"].shape == (625,)
+
+
+def test_a_checkpoint_with_the_python_generator_as_a_tuple_still_restores(
+    tmp_path: Path,
+) -> None:
+    random.seed(5)
+    random.gauss(0, 1)
+    model = Model()
+    with Checkpoints(tmp_path) as checkpoints:
+        checkpoints.save(model)
+    store = CheckpointStore(tmp_path)
+    payload = store.read(store.path(model.id, 0), model.id)
+    store.path(model.id, 0).unlink()
+    payload["rng"]["python"] = random.getstate()  # how older checkpoints held it
+    store.write(model.id, 0, payload)
+    expected = draws()
+    random.seed(0)
+
+    with Checkpoints(tmp_path) as checkpoints:
+        checkpoints.restore(Model())
+
+    assert draws()[:2] == expected[:2]
 
 
 def test_the_early_stopping_record_is_saved_and_restored(tmp_path: Path) -> None:

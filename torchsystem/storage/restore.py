@@ -200,7 +200,9 @@ def apply(
 def restore_generators(states: Mapping[str, Any]) -> None:
     """Set Python's, NumPy's, torch's and (when present) CUDA's random generators."""
     python = states.get("python")
-    if python is not None:
+    if isinstance(python, Mapping):  # its words as one tensor
+        random.setstate((python["version"], tuple(python["words"].tolist()), python["gauss"]))
+    elif python is not None:  # the tuple random.getstate() gives (older checkpoints)
         random.setstate(_tuples(python))
     torch.set_rng_state(states["torch"])
     numpy_state = states.get("numpy")

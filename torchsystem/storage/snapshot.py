@@ -198,7 +198,10 @@ def _registered(value: Any) -> dict[str, Any] | None:
 
 def _generator_states() -> dict[str, Any]:
     """Copies of the states of Python's, NumPy's, torch's and CUDA's generators."""
-    states: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    version, words, gauss = random.getstate()  # words: 625 ints, pickled one by one
+    python = {"version": version, "words": torch.tensor(words, dtype=torch.int64),
+              "gauss": gauss}
+    states: dict[str, Any] = {"python": python, "torch": torch.get_rng_state()}
     try:
         import numpy
     except ImportError:  # pragma: no cover - numpy is optional
