@@ -17,7 +17,7 @@ from torchsystem.services import Consumer
 from torchsystem.storage.errors import CheckpointError
 from torchsystem.storage.index import Index
 from torchsystem.storage.restore import Resumed, apply, restore_loaders
-from torchsystem.storage.snapshot import Snapshot, Staging, capture, metadata
+from torchsystem.storage.snapshot import Snapshot, Staging, capture, metadata, pack_generators
 from torchsystem.storage.stop import Interrupted
 from torchsystem.storage.store import CheckpointStore, Summary, summarize
 from torchsystem.storage.writer import Writer
@@ -229,6 +229,7 @@ class Checkpoints(Consumer):
             if snapshot.model_id not in self._cleaned:  # once: what died before this process
                 self.store.clean(snapshot.model_id)
                 self._cleaned.add(snapshot.model_id)
+            pack_generators(snapshot.payload)
             path = self.store.write(snapshot.model_id, snapshot.epoch, snapshot.payload)
         finally:
             self._staging.give(snapshot.buffers)

@@ -198,10 +198,7 @@ def _registered(value: Any) -> dict[str, Any] | None:
 
 def _generator_states() -> dict[str, Any]:
     """Copies of the states of Python's, NumPy's, torch's and CUDA's generators."""
-    version, words, gauss = random.getstate()  # words: 625 ints, pickled one by one
-    python = {"version": version, "words": torch.tensor(words, dtype=torch.int64),
-              "gauss": gauss}
-    states: dict[str, Any] = {"python": python, "torch": torch.get_rng_state()}
+    states: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
     try:
         import numpy
     except ImportError:  # pragma: no cover - numpy is optional
@@ -215,6 +212,17 @@ def _generator_states() -> dict[str, Any]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
+
+
+def pack_generators(payload: dict[str, Any]) -> None:
+    """Turn the Python generator's state in ``payload`` into one tensor (its 625 words
+    would otherwise be pickled one by one); done by the writer, off the training thread."""
+    python = payload["rng"].get("python")
+    if isinstance(python, tuple):
+        version, words, gauss = python
+        payload["rng"]["python"] = {
+            "version": version, "words": torch.tensor(words, dtype=torch.int64), "gauss": gauss,
+        }
 
 
 def _loader_state(loader: Any) -> dict[str, Any] | None:
