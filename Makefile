@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py
 	$(BIN)/python benchmarks/runs_overhead.py
 	$(BIN)/python benchmarks/checkpoints.py
+	$(BIN)/python benchmarks/ddp_accumulation.py
 
 # Mutation testing of the core and the training service (minutes; not part of make test).
 mutation: $(STAMP)
