@@ -65,3 +65,30 @@ def test_without_cuda_every_process_uses_the_cpu(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
 
     assert local_device() == "cpu"
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_leave_aborts_the_group_after_a_collective_failed(
+    monkeypatch: pytest.MonkeyPatch, failed: bool,
+) -> None:
+    # Tearing a gloo group down politely after a peer died can throw in one of its
+    # threads (SIGABRT at exit); after a CollectiveError, leave() aborts it instead.
+    import torch.distributed as dist
+
+    import torchsystem.training._collective as collective
+    from torchsystem.distributed import CollectiveError, joined, leave
+
+    monkeypatch.setattr(collective, "_broken", [False])
+    destroyed: list[bool] = []
+    destroy = dist.destroy_process_group
+    monkeypatch.setattr(dist, "destroy_process_group",
+                        lambda *args: destroyed.append(True) or destroy(*args))
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    if failed:
+        CollectiveError("rank 0 of 1: the all-reduce failed")
+
+    leave()
+
+    assert not joined()
+    assert destroyed == ([] if failed else [True])
+    assert collective.collective_failed() is failed

@@ -13,7 +13,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from torchsystem.training._collective import CollectiveError
+from torchsystem.training._collective import CollectiveError, collective_failed
 
 __all__ = [
     "CollectiveError",
@@ -124,9 +124,22 @@ def join(backend: str | None = None, timeout: timedelta | float | None = None) -
 
 
 def leave() -> None:
-    """Leave the default process group (``destroy_process_group``); a no-op outside one."""
-    if joined():
-        dist.destroy_process_group()
+    """Leave the default process group (``destroy_process_group``); a no-op outside one.
+
+    After a ``CollectiveError`` (a peer died) the group is aborted instead: tearing down
+    gloo's connections to a dead peer can throw in a thread that cannot report it, which
+    ends the process with SIGABRT after the error was shown.
+    """
+    if not joined():
+        return
+    abort = getattr(dist.distributed_c10d, "_abort_process_group", None)
+    if collective_failed() and abort is not None:
+        try:
+            abort()
+            return
+        except (RuntimeError, ValueError, NotImplementedError):  # a backend that cannot
+            pass
+    dist.destroy_process_group()
 
 
 def barrier() -> None:

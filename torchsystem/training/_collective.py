@@ -20,6 +20,7 @@ __all__ = [
     "CollectiveError",
     "agree_on_stop",
     "average_local_gradients",
+    "collective_failed",
     "reduce_metrics",
     "remember_replica",
     "replica_generation",
@@ -35,10 +36,25 @@ _generation = [0]  # one more each time a replica is made: cached look-ups start
 class CollectiveError(RuntimeError):
     """A collective of the training service failed: another rank died, hung or left.
 
+    Making one marks this process's group as broken (``collective_failed()``), so that
+    ``leave()`` aborts it instead of tearing it down politely.
+
     Example:
         >>> str(CollectiveError("rank 0 of 2: ..."))
         'rank 0 of 2: ...'
     """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        _broken[0] = True
+
+
+_broken = [False]
+
+
+def collective_failed() -> bool:
+    """Whether a ``CollectiveError`` was raised in this process (a peer is gone)."""
+    return _broken[0]
 
 
 def world_size() -> int:
