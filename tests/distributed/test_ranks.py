@@ -180,8 +180,12 @@ def test_checkpointed_under_two_ranks_resumes_under_one(
 def test_a_rank_that_dies_makes_the_other_fail_with_a_clear_error(tmp_path: Path) -> None:
     dead, survivor = launch(["die", str(tmp_path)], timeout=60)[::-1]
 
+    error = "CollectiveError: rank 0 of 2: averaging gradients failed; another rank probably died"
+
     assert dead.returncode == 3  # os._exit(3) at its third step
-    assert survivor.returncode == 1, f"rank 0 did not fail:\n{survivor.output[-3000:]}"
-    assert "CollectiveError: rank 0 of 2: averaging gradients failed; another rank probably " \
-           "died" in survivor.output
+    assert error in survivor.output, f"rank 0 did not fail:\n{survivor.output[-3000:]}"
+    # It exits with status 1; in about one run in sixty, gloo's C++ teardown aborts the
+    # process once Python has finished (SIGABRT), after the error was shown.
+    teardown = survivor.returncode == -6 and "terminate called" in survivor.output.split(error)[-1]
+    assert survivor.returncode == 1 or teardown, survivor.output[-3000:]
     assert not (tmp_path / "rank-0.pt").exists()

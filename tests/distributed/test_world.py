@@ -72,11 +72,11 @@ def test_leave_aborts_the_group_after_a_collective_failed(
     monkeypatch: pytest.MonkeyPatch, failed: bool,
 ) -> None:
     # Tearing a gloo group down politely after a peer died can throw in one of its
-    # threads (SIGABRT at exit); after a CollectiveError, leave() aborts it instead.
+    # threads (SIGABRT at exit); after a failed collective, leave() aborts it instead.
     import torch.distributed as dist
 
     import torchsystem.training._collective as collective
-    from torchsystem.distributed import CollectiveError, joined, leave
+    from torchsystem.distributed import joined, leave
 
     monkeypatch.setattr(collective, "_broken", [False])
     destroyed: list[bool] = []
@@ -85,7 +85,7 @@ def test_leave_aborts_the_group_after_a_collective_failed(
                         lambda *args: destroyed.append(True) or destroy(*args))
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     if failed:
-        CollectiveError("rank 0 of 1: the all-reduce failed")
+        collective.broken("rank 0 of 1: the all-reduce failed")  # what a failure raises
 
     leave()
 

@@ -11,8 +11,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from torchsystem.distributed.world import CollectiveError, join, local_rank
-from torchsystem.training._collective import remember_replica
+from torchsystem.distributed.world import join, local_rank
+from torchsystem.training._collective import broken, remember_replica
 
 __all__ = ["DataParallel", "average_gradients", "replica"]
 
@@ -69,7 +69,7 @@ def average_gradients(state: Any, bucket: Any) -> torch.futures.Future[torch.Ten
         try:
             return done.value()[0]
         except RuntimeError as error:
-            raise CollectiveError(
+            raise broken(
                 f"rank {dist.get_rank()} of {dist.get_world_size()}: averaging gradients "
                 "failed; another rank probably died, hung or left the group (its own log "
                 f"and torchrun's summary name it): {error}"

@@ -13,7 +13,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from torchsystem.training._collective import CollectiveError, collective_failed
+from torchsystem.training._collective import CollectiveError, broken, collective_failed
 
 __all__ = [
     "CollectiveError",
@@ -126,9 +126,10 @@ def join(backend: str | None = None, timeout: timedelta | float | None = None) -
 def leave() -> None:
     """Leave the default process group (``destroy_process_group``); a no-op outside one.
 
-    After a ``CollectiveError`` (a peer died) the group is aborted instead: tearing down
-    gloo's connections to a dead peer can throw in a thread that cannot report it, which
-    ends the process with SIGABRT after the error was shown.
+    After a collective of this process failed (``CollectiveError``: a peer died), the
+    group is aborted instead: tearing down gloo's connections to a dead peer can throw in
+    a thread that cannot report it, which ends the process with SIGABRT after the error
+    was shown.
     """
     if not joined():
         return
@@ -153,7 +154,7 @@ def barrier() -> None:
     try:
         dist.barrier()
     except RuntimeError as error:
-        raise CollectiveError(
+        raise broken(
             f"rank {dist.get_rank()} of {dist.get_world_size()}: the barrier failed; another "
             f"rank probably died, hung or left the group: {error}"
         ) from error

@@ -20,6 +20,7 @@ __all__ = [
     "CollectiveError",
     "agree_on_stop",
     "average_local_gradients",
+    "broken",
     "collective_failed",
     "reduce_metrics",
     "remember_replica",
@@ -36,24 +37,25 @@ _generation = [0]  # one more each time a replica is made: cached look-ups start
 class CollectiveError(RuntimeError):
     """A collective of the training service failed: another rank died, hung or left.
 
-    Making one marks this process's group as broken (``collective_failed()``), so that
-    ``leave()`` aborts it instead of tearing it down politely.
-
     Example:
         >>> str(CollectiveError("rank 0 of 2: ..."))
         'rank 0 of 2: ...'
     """
 
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)
-        _broken[0] = True
-
 
 _broken = [False]
 
 
+def broken(message: str) -> CollectiveError:
+    """The ``CollectiveError`` to raise when a collective of this process failed; the
+    process's group is marked broken (``collective_failed()``), so that ``leave()``
+    aborts it instead of tearing it down politely."""
+    _broken[0] = True
+    return CollectiveError(message)
+
+
 def collective_failed() -> bool:
-    """Whether a ``CollectiveError`` was raised in this process (a peer is gone)."""
+    """Whether a collective of this process failed (a peer is gone)."""
     return _broken[0]
 
 
@@ -73,7 +75,7 @@ def _device() -> torch.device:
 
 def _failed(what: str, error: Exception) -> CollectiveError:
     rank, size = dist.get_rank(), dist.get_world_size()
-    return CollectiveError(
+    return broken(
         f"rank {rank} of {size}: {what} failed; another rank probably died, hung or left "
         f"the group (its own log and torchrun's summary name it): {error}"
     )
