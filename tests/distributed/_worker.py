@@ -49,14 +49,16 @@ def accumulation() -> dict[str, Any]:
 def averaging() -> dict[str, Any]:
     """Local gradients averaged by hand: one a rank lacks, one nobody has, two dtypes."""
     module = nn.ParameterDict({"a": torch.ones(2), "b": torch.ones(2), "unused": torch.ones(2),
-                               "wide": torch.ones(2, dtype=torch.float64)})
+                               "wide": torch.ones(2, dtype=torch.float64),
+                               "sparse": torch.ones(2)})
+    module["sparse"].grad = torch.sparse_coo_tensor([[0]], [2.0 * (rank() + 1)], (2,))
     module["a"].grad = torch.full((2,), float(rank() + 1))
     if rank() == 0:
         module["b"].grad = torch.full((2,), 4.0)
     module["wide"].grad = torch.full((2,), 2.0 * rank(), dtype=torch.float64)
     average_local_gradients(SimpleNamespace(process_group=dist.group.WORLD, module=module))
     return {name: None if parameter.grad is None else (parameter.grad.dtype,
-                                                        parameter.grad.tolist())
+                                                        parameter.grad.to_dense().tolist())
             for name, parameter in module.items()}
 
 

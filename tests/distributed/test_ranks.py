@@ -100,6 +100,7 @@ def test_local_gradients_are_averaged_as_ddp_averages_them(
         "b": (torch.float32, [2.0, 2.0]),  # 4 on rank 0; none (0) on rank 1
         "unused": None,  # no gradient anywhere: left as it is
         "wide": (torch.float64, [1.0, 1.0]),  # 0 and 2, reduced in its own dtype
+        "sparse": (torch.float32, [3.0, 0.0]),  # sparse 2 and 4, reduced as sparse
     }
 
 
